@@ -1,0 +1,129 @@
+/**
+ * Internet checksum (RFC 1071), pseudo-header sums, verification of decoded
+ * packets, and incremental updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+ *
+ * Sums are plain JS numbers (exact up to 2^53), folded to 16 bits only at the end.
+ */
+import { rd16 } from './bytes.js';
+import { PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from './packet.js';
+
+/** One's-complement sum of bytes [off, off+len) added to `acc` (unfolded). An odd last byte is padded with 0. */
+export function onesSum(buf: Uint8Array, off: number, len: number, acc = 0): number {
+  let s = acc;
+  const end = off + (len & ~1);
+  let i = off;
+  for (; i + 8 <= end; i += 8) {
+    s += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!);
+    s += ((buf[i + 4]! << 8) | buf[i + 5]!) + ((buf[i + 6]! << 8) | buf[i + 7]!);
+  }
+  for (; i < end; i += 2) s += (buf[i]! << 8) | buf[i + 1]!;
+  if (len & 1) s += buf[end]! << 8;
+  return s;
+}
+
+/** Folds a sum to 16 bits with end-around carry. */
+export function fold(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+
+/** The checksum field value for a sum: ~fold(sum) & 0xffff. */
+export function finish(s: number): number {
+  return ~fold(s) & 0xffff;
+}
+
+/** Full Internet checksum of a byte range, with an optional initial sum (e.g. a pseudo-header). */
+export function internetChecksum(buf: Uint8Array, off: number, len: number, init = 0): number {
+  return finish(onesSum(buf, off, len, init));
+}
+
+function wordSum(w: number): number {
+  return (w >>> 16) + (w & 0xffff);
+}
+
+/** IPv4 pseudo-header sum (addresses as host numbers). */
+export function pseudoSum4(src: number, dst: number, proto: number, len: number): number {
+  return wordSum(src) + wordSum(dst) + proto + len;
+}
+
+/** IPv6 pseudo-header sum (RFC 8200 §8.1); addresses as 4 words. */
+export function pseudoSum6(src: Uint32Array, dst: Uint32Array, proto: number, len: number): number {
+  let s = proto + wordSum(len);
+  for (let i = 0; i < 4; i++) s += wordSum(src[i]!) + wordSum(dst[i]!);
+  return s;
+}
+
+/** Pseudo-header sum for the decoded packet's upper layer, over `len` bytes. */
+export function pseudoSum(p: Packet, proto: number, len: number): number {
+  return p.ipVersion === 4
+    ? pseudoSum4(p.src[3]!, p.dst[3]!, proto, len)
+    : pseudoSum6(p.src, p.dst, proto, len);
+}
+
+/** True when the decoded IPv4 header's checksum is right (true for non-IPv4). */
+export function ipv4HeaderChecksumOk(p: Packet): boolean {
+  if (p.ipVersion !== 4) return true;
+  return fold(onesSum(p.buf, p.l3Off, p.ipHeaderLen)) === 0xffff;
+}
+
+/**
+ * True when the upper-layer checksum of a decoded packet is right, or cannot
+ * be checked (fragments, unknown protocols, a UDP/IPv4 zero checksum, GRE without C).
+ */
+export function l4ChecksumOk(p: Packet): boolean {
+  if (p.isFragment || p.error !== 0) return true;
+  const proto = p.l4Proto;
+  const b = p.buf;
+  const len = p.l4Len;
+  switch (proto) {
+    case PROTO_TCP:
+      return fold(onesSum(b, p.l4Off, len, pseudoSum(p, proto, len))) === 0xffff;
+    case PROTO_UDP: {
+      const ck = rd16(b, p.l4Off + 6);
+      if (ck === 0) return p.ipVersion === 4;
+      const ulen = rd16(b, p.l4Off + 4);
+      return fold(onesSum(b, p.l4Off, ulen, pseudoSum(p, proto, ulen))) === 0xffff;
+    }
+    case PROTO_ICMP:
+      return p.ipVersion !== 4 || fold(onesSum(b, p.l4Off, len)) === 0xffff;
+    case PROTO_ICMPV6:
+      return p.ipVersion !== 6 || fold(onesSum(b, p.l4Off, len, pseudoSum(p, proto, len))) === 0xffff;
+    case PROTO_GRE:
+      return !p.greHasChecksum || fold(onesSum(b, p.l4Off, len)) === 0xffff;
+    default:
+      return true;
+  }
+}
+
+// ---- incremental update (RFC 1624 eqn. 3) ----
+
+/** New checksum after a 16-bit word of the covered data changes from `old` to `now`. */
+export function csumUpdate16(hc: number, old: number, now: number): number {
+  return finish((~hc & 0xffff) + (~old & 0xffff) + (now & 0xffff));
+}
+
+/** New checksum after a 32-bit value (two aligned words) changes. */
+export function csumUpdate32(hc: number, old: number, now: number): number {
+  const s = (~hc & 0xffff) + (~old >>> 16) + (~old & 0xffff) + (now >>> 16) + (now & 0xffff);
+  return finish(s);
+}
+
+/** New checksum after a 4-word address changes (IPv6, or the word[3] of IPv4-mapped words). */
+export function csumUpdateAddr(hc: number, old: Uint32Array, now: Uint32Array): number {
+  let s = ~hc & 0xffff;
+  for (let i = 0; i < 4; i++) {
+    const o = old[i]!;
+    const n = now[i]!;
+    s += (~o >>> 16) + (~o & 0xffff) + (n >>> 16) + (n & 0xffff);
+  }
+  return finish(s);
+}
+
+/**
+ * UDP flavour of an update: a 0 checksum (none, IPv4) stays 0; a computed 0
+ * is sent as 0xffff (RFC 768).
+ */
+export function udpCsumFix(hcOld: number, hcNew: number): number {
+  if (hcOld === 0) return 0;
+  return hcNew === 0 ? 0xffff : hcNew;
+}

@@ -1,0 +1,229 @@
+/**
+ * Whole-frame decode into the reused Packet struct. Never throws, never
+ * allocates: every field read is index arithmetic behind a bounds check.
+ *
+ * Offsets stored in the Packet are absolute indices into `buf`; only
+ * `errorOffset` is relative to `base`.
+ */
+import { decodeArp } from './arp.js';
+import { clearAddr } from './bytes.js';
+import { E_MALFORMED_IPV4, E_TRUNCATED_FRAME, E_TRUNCATED_IPV4, E_UNSUPPORTED_LINKTYPE } from './errors.js';
+import { decodeEthernet, decodeSll, decodeSll2 } from './ethernet.js';
+import { fail } from './fail.js';
+import { decodeGre } from './gre.js';
+import { decodeIcmp } from './icmp.js';
+import { decodeIcmpv6 } from './icmpv6.js';
+import { decodeIpv4 } from './ipv4.js';
+import { decodeIpv6 } from './ipv6.js';
+import {
+  ETH_ARP,
+  ETH_IPV4,
+  ETH_IPV6,
+  LINKTYPE_ETHERNET,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_RAW,
+  PROTO_GRE,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+  type Packet,
+} from './packet.js';
+import { decodeTcp } from './tcp.js';
+import { decodeUdp } from './udp.js';
+
+/** Resets every decoded field of `p` (not buf/base/end/linkType, which the caller sets next). */
+export function resetPacket(p: Packet): void {
+  p.error = 0;
+  p.errorOffset = 0;
+  p.ethOff = -1;
+  p.etherType = 0;
+  p.vlanCount = 0;
+  p.vlanOuter = 0;
+  p.vlanInner = 0;
+  p.l3Off = 0;
+  p.arpOp = 0;
+  p.arpSpa = 0;
+  p.arpTpa = 0;
+  p.ipVersion = 0;
+  p.ipHeaderLen = 0;
+  p.ipEnd = 0;
+  p.ttl = 0;
+  p.tos = 0;
+  p.ipId = 0;
+  p.fragOffset = 0;
+  p.moreFragments = false;
+  p.dontFragment = false;
+  p.isFragment = false;
+  p.ip6FragOff = -1;
+  clearAddr(p.src);
+  clearAddr(p.dst);
+  p.l4Proto = 0;
+  p.l4Off = 0;
+  p.l4Len = 0;
+  p.srcPort = 0;
+  p.dstPort = 0;
+  p.tcpFlags = 0;
+  p.seq = 0;
+  p.ack = 0;
+  p.window = 0;
+  p.tcpHeaderLen = 0;
+  p.mss = 0;
+  p.wscale = -1;
+  p.sackPermitted = false;
+  p.hasTimestamps = false;
+  p.tsVal = 0;
+  p.tsEcr = 0;
+  p.hasSack = false;
+  p.sackMaxRight = 0;
+  p.payloadOff = 0;
+  p.payloadLen = 0;
+  p.icmpType = 0;
+  p.icmpCode = 0;
+  p.icmpId = 0;
+  p.icmpSeq = 0;
+  if (p.icmpIsError || p.innerIpVersion !== 0) {
+    p.icmpIsError = false;
+    p.innerL3Off = 0;
+    p.innerIpVersion = 0;
+    p.innerL4Proto = 0;
+    p.innerL4Off = 0;
+    clearAddr(p.innerSrc);
+    clearAddr(p.innerDst);
+    p.innerSrcPort = 0;
+    p.innerDstPort = 0;
+    p.innerIcmpId = 0;
+    p.innerIcmpType = 0;
+  }
+  clearAddr(p.ndTarget);
+  p.greOff = -1;
+  p.greFlags = 0;
+  p.greProto = 0;
+  p.greHasKey = false;
+  p.greKey = 0;
+  p.greHasSeq = false;
+  p.greSeq = 0;
+  p.greHasChecksum = false;
+  p.grePayloadOff = 0;
+}
+
+/** Decodes the upper layer named by p.l4Proto at p.l4Off..p.ipEnd (not for non-first fragments). */
+function decodeL4(buf: Uint8Array, p: Packet): number {
+  if (p.fragOffset !== 0) return 0;
+  const off = p.l4Off;
+  const end = p.ipEnd;
+  switch (p.l4Proto) {
+    case PROTO_TCP:
+      return decodeTcp(buf, off, end, p);
+    case PROTO_UDP:
+      return decodeUdp(buf, off, end, p);
+    case PROTO_ICMP:
+      return p.ipVersion === 4 ? decodeIcmp(buf, off, end, p) : 0;
+    case PROTO_ICMPV6:
+      return p.ipVersion === 6 ? decodeIcmpv6(buf, off, end, p) : 0;
+    case PROTO_GRE:
+      return decodeGre(buf, off, end, p);
+    default:
+      p.payloadOff = off;
+      p.payloadLen = end - off;
+      return 0;
+  }
+}
+
+/** Decodes an IP packet (v4 or v6 by its version nibble) at `off` with no reset: the body of decodeIp. */
+function ipBody(buf: Uint8Array, off: number, end: number, p: Packet): number {
+  p.l3Off = off;
+  if (off >= end) return fail(p, E_TRUNCATED_IPV4, off);
+  const v = buf[off]! >> 4;
+  let rc: number;
+  if (v === 4) {
+    p.etherType = ETH_IPV4;
+    rc = decodeIpv4(buf, off, end, p);
+  } else if (v === 6) {
+    p.etherType = ETH_IPV6;
+    rc = decodeIpv6(buf, off, end, p);
+  } else {
+    return fail(p, E_MALFORMED_IPV4, off);
+  }
+  return rc !== 0 ? rc : decodeL4(buf, p);
+}
+
+function l3(buf: Uint8Array, off: number, end: number, p: Packet): number {
+  p.l3Off = off;
+  const t = p.etherType;
+  let rc: number;
+  if (t === ETH_IPV4) rc = decodeIpv4(buf, off, end, p);
+  else if (t === ETH_IPV6) rc = decodeIpv6(buf, off, end, p);
+  else if (t === ETH_ARP) return decodeArp(buf, off, end, p);
+  else return 0;
+  return rc !== 0 ? rc : decodeL4(buf, p);
+}
+
+/**
+ * Decodes the frame buf[base, base+len) of the given pcap link type into
+ * `out`. Returns the error code (0 = ok), also stored in out.error.
+ */
+export function decodeFrame(
+  buf: Uint8Array,
+  base: number,
+  len: number,
+  linkType: number,
+  out: Packet,
+): number {
+  resetPacket(out);
+  out.buf = buf;
+  out.linkType = linkType;
+  if (!(base >= 0)) base = 0;
+  let end = base + (len > 0 ? len : 0);
+  if (end > buf.length) end = buf.length;
+  if (base > end) base = end;
+  out.base = base;
+  out.end = end;
+  let off: number;
+  switch (linkType) {
+    case LINKTYPE_ETHERNET:
+      off = decodeEthernet(buf, base, end, out);
+      break;
+    case LINKTYPE_LINUX_SLL:
+      off = decodeSll(buf, base, end, out);
+      break;
+    case LINKTYPE_LINUX_SLL2:
+      off = decodeSll2(buf, base, end, out);
+      break;
+    case LINKTYPE_RAW:
+      if (base >= end) return fail(out, E_TRUNCATED_FRAME, base);
+      return ipBody(buf, base, end, out);
+    case LINKTYPE_IPV4:
+      out.etherType = ETH_IPV4;
+      off = base;
+      break;
+    case LINKTYPE_IPV6:
+      out.etherType = ETH_IPV6;
+      off = base;
+      break;
+    default:
+      return fail(out, E_UNSUPPORTED_LINKTYPE, base);
+  }
+  if (off < 0) return out.error;
+  return l3(buf, off, end, out);
+}
+
+/**
+ * Decodes an IP packet at buf[off, end) into `out` (reset first), e.g. the
+ * payload of a GRE packet decoded into a second Packet. The version nibble
+ * picks IPv4 or IPv6. out.linkType is LINKTYPE_RAW and out.base is `off`.
+ */
+export function decodeIp(buf: Uint8Array, off: number, end: number, out: Packet): number {
+  resetPacket(out);
+  out.buf = buf;
+  out.linkType = LINKTYPE_RAW;
+  if (!(off >= 0)) off = 0;
+  if (end > buf.length) end = buf.length;
+  if (off > end) off = end;
+  out.base = off;
+  out.end = end;
+  return ipBody(buf, off, end, out);
+}
