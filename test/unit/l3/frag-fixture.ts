@@ -1,0 +1,368 @@
+/**
+ * Test helpers for IP reassembly: frame builders, a fragmenter, a minimal
+ * decoder that fills the Packet fields reassembly reads (until
+ * src/wire/decode.ts lands), checksum checks, and a tiny classic pcap reader.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Packet } from '../../../src/wire/packet.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const capturesDir = path.resolve(repoRoot, '../shared/captures');
+
+export function capture(rel: string): string | undefined {
+  const p = path.join(capturesDir, rel);
+  return existsSync(p) ? p : undefined;
+}
+
+// ---------------------------------------------------------------- checksums
+
+export function sum16(b: Uint8Array, off: number, len: number, init = 0): number {
+  let s = init;
+  for (let i = 0; i + 1 < len; i += 2) s += (b[off + i] << 8) | b[off + i + 1];
+  if (len & 1) s += b[off + len - 1] << 8;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+export function fold(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+/** Pseudo-header sum for TCP/UDP/ICMPv6 over IPv4 or IPv6. */
+function pseudo(b: Uint8Array, l3: number, v: number, proto: number, l4len: number): number {
+  if (v === 4) return fold(sum16(b, l3 + 12, 8) + proto + l4len);
+  return fold(sum16(b, l3 + 8, 32) + proto + (l4len >>> 16) + (l4len & 0xffff));
+}
+
+// ---------------------------------------------------------------- builders
+
+export interface DgramOpts {
+  v: 4 | 6;
+  payload: Uint8Array;
+  id?: number;
+  proto?: number; // default UDP
+  src?: number[]; // 4 bytes (v4) or 16 bytes (v6)
+  dst?: number[];
+  vlan?: number;
+  df?: boolean;
+  /** IPv6: a Destination Options header (8 bytes) in the unfragmentable part. */
+  dstOpts?: boolean;
+}
+
+const SRC4 = [10, 0, 1, 2];
+const DST4 = [10, 0, 2, 11];
+const SRC6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const DST6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+
+/** A whole Ethernet frame: IPv4/IPv6 + UDP (ports 5353 → 53, correct checksum) or raw proto payload. */
+export function buildDatagram(o: DgramOpts): Uint8Array {
+  const proto = o.proto ?? 17;
+  const l2 = o.vlan !== undefined ? 18 : 14;
+  const ext = o.v === 6 && o.dstOpts ? 8 : 0;
+  const ipHl = o.v === 4 ? 20 : 40 + ext;
+  const l4len = proto === 17 ? 8 + o.payload.length : o.payload.length;
+  const f = new Uint8Array(l2 + ipHl + l4len);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1], 0);
+  if (o.vlan !== undefined) {
+    f[12] = 0x81;
+    f[13] = 0x00;
+    f[14] = (o.vlan >>> 8) & 0x0f;
+    f[15] = o.vlan & 0xff;
+  }
+  const et = o.v === 4 ? 0x0800 : 0x86dd;
+  f[l2 - 2] = et >>> 8;
+  f[l2 - 1] = et & 0xff;
+  const l3 = l2;
+  if (o.v === 4) {
+    const tl = 20 + l4len;
+    f.set([0x45, 0, tl >>> 8, tl & 0xff, ((o.id ?? 0x1234) >>> 8) & 0xff, (o.id ?? 0x1234) & 0xff], l3);
+    f[l3 + 6] = o.df ? 0x40 : 0;
+    f[l3 + 8] = 64;
+    f[l3 + 9] = proto;
+    f.set(o.src ?? SRC4, l3 + 12);
+    f.set(o.dst ?? DST4, l3 + 16);
+    const c = ~sum16(f, l3, 20) & 0xffff;
+    f[l3 + 10] = c >>> 8;
+    f[l3 + 11] = c & 0xff;
+  } else {
+    const pl = ext + l4len;
+    f.set([0x60, 0, 0, 0, pl >>> 8, pl & 0xff, ext ? 60 : proto, 64], l3);
+    f.set(o.src ?? SRC6, l3 + 8);
+    f.set(o.dst ?? DST6, l3 + 24);
+    if (ext) f.set([proto, 0, 1, 4, 0, 0, 0, 0], l3 + 40); // PadN
+  }
+  const l4 = l3 + ipHl;
+  if (proto === 17) {
+    f.set([0x14, 0xe9, 0, 53, l4len >>> 8, l4len & 0xff, 0, 0], l4);
+    f.set(o.payload, l4 + 8);
+    let c = ~fold(pseudo(f, l3, o.v, 17, l4len) + sum16(f, l4, l4len)) & 0xffff;
+    if (c === 0) c = 0xffff;
+    f[l4 + 6] = c >>> 8;
+    f[l4 + 7] = c & 0xff;
+  } else {
+    f.set(o.payload, l4);
+  }
+  return f;
+}
+
+export interface Piece {
+  off: number; // bytes, multiple of 8
+  len: number;
+  mf: boolean;
+  /** Overwrite the piece's bytes (e.g. to make an overlap disagree). */
+  xor?: number;
+}
+
+/** Split a datagram from buildDatagram at byte boundaries: pieces of `size` bytes (multiple of 8). */
+export function evenPieces(total: number, size: number): Piece[] {
+  const out: Piece[] = [];
+  for (let off = 0; off < total; off += size) {
+    const len = Math.min(size, total - off);
+    out.push({ off, len, mf: off + len < total });
+  }
+  return out;
+}
+
+/** Fragmentable length (IPv4: after the header; IPv6: after the unfragmentable part). */
+export function fragmentableLen(frame: Uint8Array): number {
+  const { l3, v, unfrag } = layout(frame);
+  if (v === 4) return ((frame[l3 + 2] << 8) | frame[l3 + 3]) - 20;
+  return ((frame[l3 + 4] << 8) | frame[l3 + 5]) - (unfrag - 40);
+}
+
+function layout(frame: Uint8Array): { l3: number; v: number; unfrag: number } {
+  const l3 = frame[12] === 0x81 ? 18 : 14;
+  const v = frame[l3] >>> 4;
+  const unfrag = v === 6 && frame[l3 + 6] === 60 ? 48 : 40;
+  return { l3, v, unfrag };
+}
+
+/** Make the fragment frames of a whole datagram frame. IPv6 Fragment id = `id6`. */
+export function fragment(frame: Uint8Array, pieces: Piece[], id6 = 0xabcd0001): Uint8Array[] {
+  const { l3, v, unfrag } = layout(frame);
+  const data = frame.subarray(l3 + (v === 4 ? 20 : unfrag));
+  return pieces.map((p) => {
+    const part = data.slice(p.off, p.off + p.len);
+    if (p.xor !== undefined) for (let i = 0; i < part.length; i++) part[i] ^= p.xor;
+    if (v === 4) {
+      const f = new Uint8Array(l3 + 20 + p.len);
+      f.set(frame.subarray(0, l3 + 20), 0);
+      f.set(part, l3 + 20);
+      const tl = 20 + p.len;
+      f[l3 + 2] = tl >>> 8;
+      f[l3 + 3] = tl & 0xff;
+      const fo = (p.off >>> 3) | (p.mf ? 0x2000 : 0) | (frame[l3 + 6] & 0x40 ? 0x4000 : 0);
+      f[l3 + 6] = fo >>> 8;
+      f[l3 + 7] = fo & 0xff;
+      f[l3 + 10] = 0;
+      f[l3 + 11] = 0;
+      const c = ~sum16(f, l3, 20) & 0xffff;
+      f[l3 + 10] = c >>> 8;
+      f[l3 + 11] = c & 0xff;
+      return f;
+    }
+    const fh = l3 + unfrag;
+    const f = new Uint8Array(fh + 8 + p.len);
+    f.set(frame.subarray(0, fh), 0);
+    const nh = unfrag === 40 ? frame[l3 + 6] : frame[l3 + 40];
+    if (unfrag === 40) f[l3 + 6] = 44;
+    else f[l3 + 40] = 44;
+    const fo = p.off | (p.mf ? 1 : 0);
+    f.set([nh, 0, fo >>> 8, fo & 0xff, id6 >>> 24, (id6 >>> 16) & 0xff, (id6 >>> 8) & 0xff, id6 & 0xff], fh);
+    f.set(part, fh + 8);
+    const pl = f.length - l3 - 40;
+    f[l3 + 4] = pl >>> 8;
+    f[l3 + 5] = pl & 0xff;
+    return f;
+  });
+}
+
+// ---------------------------------------------------------------- mini decoder
+
+/**
+ * Fill the Packet fields reassembly reads from an Ethernet frame (VLAN tags
+ * skipped). Returns false when it is not IP or is cut short.
+ */
+export function decodeMini(buf: Uint8Array, base: number, len: number, pkt: Packet): boolean {
+  pkt.buf = buf;
+  pkt.base = base;
+  pkt.end = base + len;
+  pkt.ethOff = base;
+  pkt.isFragment = false;
+  pkt.moreFragments = false;
+  pkt.fragOffset = 0;
+  pkt.ip6FragOff = -1;
+  pkt.ipVersion = 0;
+  let p = base + 12;
+  let et = (buf[p] << 8) | buf[p + 1];
+  while (et === 0x8100 || et === 0x88a8) {
+    p += 4;
+    et = (buf[p] << 8) | buf[p + 1];
+  }
+  const l3 = p + 2;
+  pkt.l3Off = l3;
+  pkt.etherType = et;
+  const end = base + len;
+  if (et === 0x0800) {
+    if (l3 + 20 > end) return false;
+    const ihl = (buf[l3] & 15) * 4;
+    const tl = (buf[l3 + 2] << 8) | buf[l3 + 3];
+    if (tl < ihl || l3 + tl > end) return false;
+    pkt.ipVersion = 4;
+    pkt.ipHeaderLen = ihl;
+    pkt.ipEnd = l3 + tl;
+    pkt.ipId = (buf[l3 + 4] << 8) | buf[l3 + 5];
+    const fo = (buf[l3 + 6] << 8) | buf[l3 + 7];
+    pkt.dontFragment = (fo & 0x4000) !== 0;
+    pkt.moreFragments = (fo & 0x2000) !== 0;
+    pkt.fragOffset = (fo & 0x1fff) * 8;
+    pkt.isFragment = pkt.moreFragments || pkt.fragOffset > 0;
+    pkt.l4Proto = buf[l3 + 9];
+    pkt.src[0] = pkt.src[1] = pkt.dst[0] = pkt.dst[1] = 0;
+    pkt.src[2] = pkt.dst[2] = 0xffff;
+    pkt.src[3] = word(buf, l3 + 12);
+    pkt.dst[3] = word(buf, l3 + 16);
+    pkt.l4Off = l3 + ihl;
+  } else if (et === 0x86dd) {
+    if (l3 + 40 > end) return false;
+    const pl = (buf[l3 + 4] << 8) | buf[l3 + 5];
+    if (l3 + 40 + pl > end) return false;
+    pkt.ipVersion = 6;
+    pkt.ipHeaderLen = 40;
+    pkt.ipEnd = l3 + 40 + pl;
+    for (let k = 0; k < 4; k++) {
+      pkt.src[k] = word(buf, l3 + 8 + 4 * k);
+      pkt.dst[k] = word(buf, l3 + 24 + 4 * k);
+    }
+    let nh = buf[l3 + 6];
+    let q = l3 + 40;
+    while (nh === 0 || nh === 43 || nh === 60) {
+      if (q + 8 > pkt.ipEnd) return false;
+      nh = buf[q];
+      q += (buf[q + 1] + 1) * 8;
+    }
+    if (nh === 44) {
+      if (q + 8 > pkt.ipEnd) return false;
+      pkt.ip6FragOff = q;
+      const fo = (buf[q + 2] << 8) | buf[q + 3];
+      pkt.fragOffset = fo & 0xfff8;
+      pkt.moreFragments = (fo & 1) !== 0;
+      pkt.ipId = word(buf, q + 4);
+      pkt.isFragment = true;
+      nh = buf[q];
+      q += 8;
+    }
+    pkt.l4Proto = nh;
+    pkt.l4Off = q;
+  } else {
+    return false;
+  }
+  pkt.l4Len = pkt.ipEnd - pkt.l4Off;
+  return true;
+}
+
+function word(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/** Decode a reassembled frame and check it: not a fragment, lengths consistent, checksums right. */
+export function checkWhole(
+  buf: Uint8Array,
+  len: number,
+): {
+  ok: boolean;
+  isFragment: boolean;
+  version: number;
+  l4Proto: number;
+  l4Len: number;
+  ipChecksumOk: boolean;
+  l4ChecksumOk: boolean;
+} {
+  const pkt = new Packet();
+  const ok = decodeMini(buf, 0, len, pkt);
+  const l3 = pkt.l3Off;
+  const ipChecksumOk = pkt.ipVersion !== 4 || sum16(buf, l3, pkt.ipHeaderLen) === 0xffff;
+  let l4ChecksumOk = false;
+  const p = pkt.l4Proto;
+  if (ok && (p === 17 || p === 6 || p === 58)) {
+    const s = fold(pseudo(buf, l3, pkt.ipVersion, p, pkt.l4Len) + sum16(buf, pkt.l4Off, pkt.l4Len));
+    l4ChecksumOk = s === 0xffff;
+    if (p === 17 && pkt.l4Len >= 8 && ((buf[pkt.l4Off + 4] << 8) | buf[pkt.l4Off + 5]) !== pkt.l4Len) {
+      l4ChecksumOk = false;
+    }
+  }
+  return {
+    ok: ok && pkt.ipEnd === len,
+    isFragment: pkt.isFragment,
+    version: pkt.ipVersion,
+    l4Proto: p,
+    l4Len: pkt.l4Len,
+    ipChecksumOk,
+    l4ChecksumOk,
+  };
+}
+
+// ---------------------------------------------------------------- pcap
+
+export interface PcapRecord {
+  tsMs: number;
+  data: Uint8Array;
+}
+
+/** Classic pcap (either byte order, usec or nsec), records only. */
+export function readPcap(file: string): { linkType: number; records: PcapRecord[] } {
+  const b = readFileSync(file);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const magic = dv.getUint32(0, true);
+  let le: boolean;
+  let nano = false;
+  if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) le = true;
+  else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) le = false;
+  else throw new Error(`not a pcap file: ${file}`);
+  nano = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
+  const linkType = dv.getUint32(20, le) & 0xffff;
+  const records: PcapRecord[] = [];
+  let o = 24;
+  while (o + 16 <= b.length) {
+    const sec = dv.getUint32(o, le);
+    const frac = dv.getUint32(o + 4, le);
+    const incl = dv.getUint32(o + 8, le);
+    if (o + 16 + incl > b.length) break;
+    records.push({
+      tsMs: sec * 1000 + (nano ? frac / 1e6 : frac / 1e3),
+      data: new Uint8Array(b.buffer, b.byteOffset + o + 16, incl),
+    });
+    o += 16 + incl;
+  }
+  return { linkType, records };
+}
+
+// ---------------------------------------------------------------- feeding
+
+const shared = new Packet();
+
+/** Decode `frame` (must be IP) and add it. */
+export function feed(
+  r: { add(p: Packet, len: number, now: number): number },
+  frame: Uint8Array,
+  now = 0,
+): number {
+  if (!decodeMini(frame, 0, frame.length, shared)) throw new Error('fixture frame does not decode');
+  return r.add(shared, frame.length, now);
+}
+
+/** Random payload bytes from a seed (deterministic). */
+export function bytes(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
