@@ -7,6 +7,7 @@ import {
   hasCaptures,
   listCaptures,
   readAll,
+  summary,
   tsharkFields,
   WTAP_TO_LINKTYPE,
 } from './helpers.js';
@@ -41,7 +42,7 @@ describe.skipIf(!hasCaptures)('shared captures vs tshark', () => {
       const big = readAll(capturePath(rel));
       const small = readAll(capturePath(rel), { chunkSize: 64 }, 3);
       expect(small.error).toBeNull();
-      expect(small.records).toEqual(big.records);
+      expect(summary(small.records)).toEqual(summary(big.records));
     });
   }
 
@@ -73,7 +74,7 @@ describe.skipIf(!hasCaptures)('shared captures vs tshark', () => {
     const r = openCapture(capturePath('tcpdump/tcp-handshake-nano.pcap'));
     const b = new CaptureBatch(4);
     expect(r.next(b)).toBe(3);
-    expect(recordTimeMs(b, 0)).toBeCloseTo(1418145369924.505488, 3);
+    expect(recordTimeMs(b, 0) - 1418145369924).toBeCloseTo(0.505488, 3);
     expect(b.tsNsec[0]).toBe(924505488);
     r.close();
   });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CaptureError, openCapture } from '../../../src/io/capture-reader.js';
-import { block, capturePath, epb, hasCaptures, idb, opt, readAll, shb, u32s } from './helpers.js';
+import { block, capturePath, epb, hasCaptures, idb, opt, readAll, shb, summary, u32s } from './helpers.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sdev-io-err-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -147,9 +147,9 @@ describe.skipIf(!hasCaptures)('truncated files', () => {
     const full = readAll(capturePath('zeek/pcapng-multi-interface.pcapng'));
     for (const cut of [bs[3]!, bs[3]! + 6, bs[4]! + 30, ng.length - 2]) {
       const res = readAll(file(ng.subarray(0, cut)), { chunkSize: 128 }, 2);
-      const whole = bs.filter((s, i) => (bs[i + 1] ?? ng.length) <= cut).length;
+      const whole = bs.filter((_s, i) => (bs[i + 1] ?? ng.length) <= cut).length;
       const pkts = whole - 3; // SHB + 2 IDBs precede the packets
-      expect(res.records).toEqual(full.records.slice(0, pkts));
+      expect(summary(res.records)).toEqual(summary(full.records.slice(0, pkts)));
       if (bs.includes(cut)) expect(res.error).toBeNull();
       else expect((res.error as CaptureError).offset).toBe(bs[whole]);
     }

@@ -232,3 +232,12 @@ export function readWithPcapParser(file: string): Promise<OracleResult> {
     p.on('end', () => resolve(res));
   });
 }
+
+/** Records as comparable strings (fast deep-equality on large captures). */
+export function summary(records: Rec[]): string[] {
+  return records.map(
+    (r) =>
+      `${r.tsSec}.${r.tsNsec} ${r.caplen}/${r.origlen} if${r.ifIndex} lt${r.linkType} ${r.comment ?? '-'} ` +
+      r.data.toString('base64'),
+  );
+}
