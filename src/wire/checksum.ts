@@ -127,3 +127,62 @@ export function udpCsumFix(hcOld: number, hcNew: number): number {
   if (hcOld === 0) return 0;
   return hcNew === 0 ? 0xffff : hcNew;
 }
+
+// ---- filling checksums of built / rewritten packets ----
+
+/** Offset of the checksum field inside the upper-layer header, -1 when it has none. */
+export function l4ChecksumField(proto: number): number {
+  switch (proto) {
+    case PROTO_TCP:
+      return 16;
+    case PROTO_UDP:
+      return 6;
+    case PROTO_ICMP:
+    case PROTO_ICMPV6:
+      return 2;
+    case PROTO_GRE:
+      return 4;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Computes and stores the upper-layer checksum over buf[off, off+len) with
+ * the pseudo-header sum `pseudo` (0 for ICMPv4 and GRE). GRE only when its C bit is set.
+ */
+export function fillL4Checksum(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  proto: number,
+  pseudo: number,
+): void {
+  const f = l4ChecksumField(proto);
+  if (f < 0 || (proto === PROTO_GRE && (buf[off]! & 0x80) === 0)) return;
+  buf[off + f] = 0;
+  buf[off + f + 1] = 0;
+  let ck = internetChecksum(buf, off, len, pseudo);
+  if (proto === PROTO_UDP && ck === 0) ck = 0xffff;
+  buf[off + f] = ck >>> 8;
+  buf[off + f + 1] = ck;
+}
+
+/** Recomputes the IPv4 header checksum and the upper-layer checksum of a decoded, unfragmented packet. */
+export function fillChecksums(p: Packet): void {
+  const b = p.buf;
+  if (p.ipVersion === 4) {
+    b[p.l3Off + 10] = 0;
+    b[p.l3Off + 11] = 0;
+    const ck = internetChecksum(b, p.l3Off, p.ipHeaderLen);
+    b[p.l3Off + 10] = ck >>> 8;
+    b[p.l3Off + 11] = ck;
+  }
+  if (p.isFragment || p.ipVersion === 0) return;
+  const proto = p.l4Proto;
+  const len = proto === PROTO_UDP ? rd16(b, p.l4Off + 4) : p.l4Len;
+  const pseudo =
+    proto === PROTO_TCP || proto === PROTO_UDP || proto === PROTO_ICMPV6 ? pseudoSum(p, proto, len) : 0;
+  if (proto === PROTO_ICMP && p.ipVersion !== 4) return;
+  fillL4Checksum(b, p.l4Off, len, proto, pseudo);
+}
