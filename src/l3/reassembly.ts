@@ -33,6 +33,7 @@
  */
 import type { Packet } from '../wire/packet.js';
 import { BlockPool } from './reassembly-pool.js';
+import { FragTable } from './reassembly-table.js';
 import { checkFirstFragment, finishIpv4, finishIpv6 } from './reassembly-ip.js';
 import {
   DEFAULT_REASSEMBLY_CONFIG,
@@ -77,41 +78,8 @@ export class Reassembler {
   private readonly frameBudget: number;
   private readonly maxFrags: number;
   private readonly minFrag: number;
-  private readonly seed: number;
 
-  // ---- slots (one per partial datagram) ----
-  private readonly sAddr: Uint32Array; // 8 words: src, dst
-  private readonly sId: Uint32Array;
-  private readonly sVP: Int32Array; // version << 8 | protocol (IPv6: 0)
-  private readonly sHash: Uint32Array;
-  private readonly sBorn: Float64Array;
-  private readonly sTotal: Int32Array; // fragmentable length once the last fragment is in, else -1
-  private readonly sRecv: Int32Array; // payload bytes held
-  private readonly sMaxEnd: Int32Array;
-  private readonly sCount: Int32Array;
-  private readonly sFrameBytes: Int32Array;
-  private readonly sBlocks: Int32Array;
-  private readonly sFirst: Int32Array; // index of the offset-0 fragment, -1
-  private readonly sL3: Int32Array; // of the first fragment, from its frame start
-  private readonly sHdr: Int32Array; // bytes of the first fragment kept as header (IPv6: up to the Fragment header)
-  private readonly sPrev: Int32Array; // age list (oldest first)
-  private readonly sNext: Int32Array;
-  private head = -1;
-  private tail = -1;
-  private readonly freeSlots: Int32Array;
-  private freeTop: number;
-
-  // ---- fragments: slot s, fragment j at s * maxFrags + j ----
-  private readonly fBlock: Int32Array;
-  private readonly fFrame: Int32Array;
-  private readonly fPay: Int32Array;
-  private readonly fOff: Int32Array;
-  private readonly fLen: Int32Array;
-  private readonly fMf: Uint8Array;
-
-  // ---- hash table: slot + 1, 0 empty; linear probing, backward-shift deletion ----
-  private readonly table: Int32Array;
-  private readonly mask: number;
+  private readonly t: FragTable;
 
   constructor(cfg: Partial<ReassemblyConfig> = {}) {
     const c: Required<ReassemblyConfig> = { ...DEFAULT_REASSEMBLY_CONFIG };
@@ -130,7 +98,6 @@ export class Reassembler {
     const F = c.maxFragmentsPerDatagram;
     this.maxFrags = F;
     this.minFrag = c.minFragmentSize;
-    this.seed = c.hashSeed | 0;
     this.pool = new BlockPool(c.maxBytes, BLOCK);
     this.frameBudget = 65535 + F * HDR_BUDGET;
 
@@ -139,37 +106,7 @@ export class Reassembler {
     this.fragOff = new Int32Array(F);
     this.fragLen = new Int32Array(F);
 
-    this.sAddr = new Uint32Array(S * 8);
-    this.sId = new Uint32Array(S);
-    this.sVP = new Int32Array(S);
-    this.sHash = new Uint32Array(S);
-    this.sBorn = new Float64Array(S);
-    this.sTotal = new Int32Array(S);
-    this.sRecv = new Int32Array(S);
-    this.sMaxEnd = new Int32Array(S);
-    this.sCount = new Int32Array(S);
-    this.sFrameBytes = new Int32Array(S);
-    this.sBlocks = new Int32Array(S);
-    this.sFirst = new Int32Array(S);
-    this.sL3 = new Int32Array(S);
-    this.sHdr = new Int32Array(S);
-    this.sPrev = new Int32Array(S);
-    this.sNext = new Int32Array(S);
-    this.freeSlots = new Int32Array(S);
-    for (let i = 0; i < S; i++) this.freeSlots[i] = S - 1 - i;
-    this.freeTop = S;
-
-    this.fBlock = new Int32Array(S * F);
-    this.fFrame = new Int32Array(S * F);
-    this.fPay = new Int32Array(S * F);
-    this.fOff = new Int32Array(S * F);
-    this.fLen = new Int32Array(S * F);
-    this.fMf = new Uint8Array(S * F);
-
-    let size = 16;
-    while (size < S * 2) size <<= 1;
-    this.table = new Int32Array(size);
-    this.mask = size - 1;
+    this.t = new FragTable(S, F, c.hashSeed);
 
     const dropped = {} as Record<FragDropName, number>;
     for (let i = 2; i < FRAG_CODE_NAMES.length; i++) dropped[FRAG_CODE_NAMES[i] as FragDropName] = 0;
@@ -222,8 +159,9 @@ export class Reassembler {
     const end = off + len;
     if (off === 0 && !mf) return this.atomic(pkt, frameLen, payStart, len);
 
-    const h = this.hashKey(pkt);
-    let s = this.lookup(pkt, h);
+    const t = this.t;
+    const h = t.hashKey(pkt);
+    let s = t.lookup(pkt, h);
 
     let code = 0;
     if (mf && (len & 7) !== 0) code = FRAG_MALFORMED;
@@ -240,64 +178,66 @@ export class Reassembler {
     if (s >= 0) {
       const F = this.maxFrags;
       const b = s * F;
-      const n = this.sCount[s];
-      const total = this.sTotal[s];
+      const n = t.sCount[s];
+      const total = t.sTotal[s];
       if (n >= F) return this.kill(s, FRAG_TOO_MANY, 1);
       if (!mf) {
-        if ((total >= 0 && end !== total) || end < this.sMaxEnd[s]) return this.kill(s, FRAG_MALFORMED, 1);
+        if ((total >= 0 && end !== total) || end < t.sMaxEnd[s]) return this.kill(s, FRAG_MALFORMED, 1);
       } else if (total >= 0 && end > total) {
         return this.kill(s, FRAG_MALFORMED, 1);
       }
       const mfBit = mf ? 1 : 0;
       for (let j = 0; j < n; j++) {
-        const fo = this.fOff[b + j];
-        const fl = this.fLen[b + j];
+        const fo = t.fOff[b + j];
+        const fl = t.fLen[b + j];
         if (off < fo + fl && fo < end) {
           if (
             fo === off &&
             fl === len &&
-            this.fMf[b + j] === mfBit &&
-            pool.equals(this.fBlock[b + j], this.fPay[b + j], len, buf, payStart)
+            t.fMf[b + j] === mfBit &&
+            pool.equals(t.fBlock[b + j], t.fPay[b + j], len, buf, payStart)
           ) {
             return this.refuse(FRAG_DUPLICATE);
           }
           return this.kill(s, FRAG_OVERLAP, 1);
         }
       }
-      if (this.sFrameBytes[s] + frameLen > this.frameBudget) return this.kill(s, FRAG_OVERSIZE, 1);
-      if (this.sBlocks[s] + nb > pool.blockCount) return this.kill(s, FRAG_NO_MEMORY, 1);
+      if (t.sFrameBytes[s] + frameLen > this.frameBudget) return this.kill(s, FRAG_OVERSIZE, 1);
+      if (t.sBlocks[s] + nb > pool.blockCount) return this.kill(s, FRAG_NO_MEMORY, 1);
       while (pool.freeBlocks < nb) if (!this.evictOldest(s)) return this.kill(s, FRAG_NO_MEMORY, 1);
     } else {
       if (frameLen > this.frameBudget) return this.refuse(FRAG_OVERSIZE);
       if (nb > pool.blockCount) return this.refuse(FRAG_NO_MEMORY);
       while (pool.freeBlocks < nb) if (!this.evictOldest(-1)) return this.refuse(FRAG_NO_MEMORY);
-      s = this.create(pkt, h, nowMs);
+      if (t.full) this.evictOldest(-1);
+      s = t.create(pkt, h, nowMs);
+      this.stats.held++;
     }
 
     // Store the frame.
-    const j = this.sCount[s]++;
+    const j = t.sCount[s]++;
     const i = s * this.maxFrags + j;
-    this.fBlock[i] = pool.store(buf, base, frameLen);
-    this.fFrame[i] = frameLen;
-    this.fPay[i] = payStart - base;
-    this.fOff[i] = off;
-    this.fLen[i] = len;
-    this.fMf[i] = mf ? 1 : 0;
-    this.sFrameBytes[s] += frameLen;
-    this.sBlocks[s] += nb;
-    this.sRecv[s] += len;
-    if (end > this.sMaxEnd[s]) this.sMaxEnd[s] = end;
-    if (!mf) this.sTotal[s] = end;
+    t.fBlock[i] = pool.store(buf, base, frameLen);
+    t.fFrame[i] = frameLen;
+    t.fPay[i] = payStart - base;
+    t.fOff[i] = off;
+    t.fLen[i] = len;
+    t.fMf[i] = mf ? 1 : 0;
+    t.sFrameBytes[s] += frameLen;
+    t.sBlocks[s] += nb;
+    t.sRecv[s] += len;
+    if (end > t.sMaxEnd[s]) t.sMaxEnd[s] = end;
+    if (!mf) t.sTotal[s] = end;
     if (off === 0) {
-      this.sFirst[s] = j;
-      this.sL3[s] = pkt.l3Off - base;
-      this.sHdr[s] = (v === 4 ? payStart : pkt.ip6FragOff) - base;
+      t.sFirst[s] = j;
+      t.sL3[s] = pkt.l3Off - base;
+      t.sHdr[s] = (v === 4 ? payStart : pkt.ip6FragOff) - base;
     }
     this.stats.heldFragments++;
     this.stats.heldBytes = (pool.blockCount - pool.freeBlocks) * BLOCK;
 
     // No overlaps and nothing beyond the end, so the bytes add up only when every hole is filled.
-    if (this.sTotal[s] >= 0 && this.sRecv[s] === this.sTotal[s]) return this.complete(s);
+    if (t.sTotal[s] >= 0 && t.sRecv[s] === t.sTotal[s]) return this.complete(s);
     return FRAG_HELD;
   }
 
@@ -305,8 +245,9 @@ export class Reassembler {
   expire(nowMs: number): number {
     let n = 0;
     const limit = this.cfg.timeoutMs;
-    while (this.head >= 0 && nowMs - this.sBorn[this.head] >= limit) {
-      this.kill(this.head, FRAG_TIMEOUT, 0);
+    const t = this.t;
+    while (t.head >= 0 && nowMs - t.sBorn[t.head] >= limit) {
+      this.kill(t.head, FRAG_TIMEOUT, 0);
       n++;
     }
     return n;
@@ -315,31 +256,32 @@ export class Reassembler {
   // ------------------------------------------------------------------------
 
   private complete(s: number): number {
+    const t = this.t;
     const F = this.maxFrags;
     const b = s * F;
-    const n = this.sCount[s];
+    const n = t.sCount[s];
     const pool = this.pool;
     const fragBuf = this.fragBuf;
     let p = 0;
     for (let j = 0; j < n; j++) {
-      const fl = this.fFrame[b + j];
-      pool.read(this.fBlock[b + j], 0, fl, fragBuf, p);
+      const fl = t.fFrame[b + j];
+      pool.read(t.fBlock[b + j], 0, fl, fragBuf, p);
       this.fragOff[j] = p;
       this.fragLen[j] = fl;
       p += fl;
     }
-    const first = this.sFirst[s];
-    const hdr = this.sHdr[s];
-    const l3 = this.sL3[s];
-    const total = this.sTotal[s];
+    const first = t.sFirst[s];
+    const hdr = t.sHdr[s];
+    const l3 = t.sL3[s];
+    const total = t.sTotal[s];
     const fb = this.fragOff[first];
     const d = this.datagram;
     d.set(fragBuf.subarray(fb, fb + hdr), 0);
     for (let j = 0; j < n; j++) {
-      const src = this.fragOff[j] + this.fPay[b + j];
-      d.set(fragBuf.subarray(src, src + this.fLen[b + j]), hdr + this.fOff[b + j]);
+      const src = this.fragOff[j] + t.fPay[b + j];
+      d.set(fragBuf.subarray(src, src + t.fLen[b + j]), hdr + t.fOff[b + j]);
     }
-    const ipv6 = this.sVP[s] >>> 8 === 6;
+    const ipv6 = t.sVP[s] >>> 8 === 6;
     this.fragCount = n;
     this.release(s);
     return this.finish(ipv6, l3, hdr, fragBuf[fb + hdr], total);
@@ -364,15 +306,23 @@ export class Reassembler {
   }
 
   /** Fix the IP header of `datagram` (header bytes [0, hdr), payload of `total` after it). */
+  /**
+   * Fix the IP header of `datagram` (header bytes [0, hdr), `total` payload
+   * bytes after it). The first fragment's header decides the final length, so
+   * the 65535 limit is checked again here.
+   */
   private finish(ipv6: boolean, l3: number, hdr: number, nextHeader: number, total: number): number {
     const d = this.datagram;
-    if (ipv6) {
-      if (!finishIpv6(d, l3, hdr, nextHeader, total)) {
-        this.fragCount = 0;
-        return this.refuse(FRAG_MALFORMED);
-      }
-    } else {
-      finishIpv4(d, l3, hdr - l3, total);
+    const frames = this.fragCount;
+    let code = 0;
+    if (hdr - l3 - (ipv6 ? 40 : 0) + total > 65535) code = FRAG_OVERSIZE;
+    else if (ipv6) code = finishIpv6(d, l3, hdr, nextHeader, total) ? 0 : FRAG_MALFORMED;
+    else finishIpv4(d, l3, hdr - l3, total);
+    if (code !== 0) {
+      this.fragCount = 0;
+      this.stats.dropped[FRAG_CODE_NAMES[code] as FragDropName]++;
+      this.stats.droppedFragments += frames;
+      return code;
     }
     this.datagramLen = hdr + total;
     this.stats.completed++;
@@ -389,148 +339,32 @@ export class Reassembler {
   /** Drop datagram s (and `extra` frames not stored) for `code`. */
   private kill(s: number, code: number, extra: number): number {
     this.stats.dropped[FRAG_CODE_NAMES[code] as FragDropName]++;
-    this.stats.droppedFragments += this.sCount[s] + extra;
+    this.stats.droppedFragments += this.t.sCount[s] + extra;
     this.release(s);
     return code;
   }
 
   /** Evict the oldest partial datagram other than `except`; false when there is none. */
   private evictOldest(except: number): boolean {
-    let s = this.head;
-    if (s === except) s = this.sNext[s];
+    const t = this.t;
+    let s = t.head;
+    if (s === except) s = t.sNext[s];
     if (s < 0) return false;
     this.kill(s, FRAG_NO_MEMORY, 0);
     return true;
   }
 
-  private create(pkt: Packet, h: number, nowMs: number): number {
-    if (this.freeTop === 0) this.evictOldest(-1);
-    const s = this.freeSlots[--this.freeTop];
-    const a = s * 8;
-    for (let k = 0; k < 4; k++) {
-      this.sAddr[a + k] = pkt.src[k];
-      this.sAddr[a + 4 + k] = pkt.dst[k];
-    }
-    this.sId[s] = keyId(pkt);
-    this.sVP[s] = keyVP(pkt);
-    this.sHash[s] = h;
-    this.sBorn[s] = nowMs;
-    this.sTotal[s] = -1;
-    this.sRecv[s] = 0;
-    this.sMaxEnd[s] = 0;
-    this.sCount[s] = 0;
-    this.sFrameBytes[s] = 0;
-    this.sBlocks[s] = 0;
-    this.sFirst[s] = -1;
-    // Age list: append at the tail.
-    this.sPrev[s] = this.tail;
-    this.sNext[s] = -1;
-    if (this.tail >= 0) this.sNext[this.tail] = s;
-    else this.head = s;
-    this.tail = s;
-    // Hash table: first empty bucket from home.
-    let i = h & this.mask;
-    while (this.table[i] !== 0) i = (i + 1) & this.mask;
-    this.table[i] = s + 1;
-    this.stats.held++;
-    return s;
-  }
-
-  /** Free slot s: its blocks, its bucket, its place in the age list. */
+  /** Free slot s and its blocks. */
   private release(s: number): void {
-    const F = this.maxFrags;
-    const b = s * F;
-    const n = this.sCount[s];
-    for (let j = 0; j < n; j++) this.pool.release(this.fBlock[b + j]);
-    this.sCount[s] = 0;
-    // Hash table: find the bucket, then shift later members of the cluster back.
-    const mask = this.mask;
-    const t = this.table;
-    let i = this.sHash[s] & mask;
-    while (t[i] !== s + 1) i = (i + 1) & mask;
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      if (t[j] === 0) break;
-      const k = this.sHash[t[j] - 1] & mask;
-      // Move t[j] into the hole at i unless its home k lies cyclically in (i, j].
-      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
-      t[i] = t[j];
-      i = j;
-    }
-    t[i] = 0;
-    // Age list.
-    const p = this.sPrev[s];
-    const q = this.sNext[s];
-    if (p >= 0) this.sNext[p] = q;
-    else this.head = q;
-    if (q >= 0) this.sPrev[q] = p;
-    else this.tail = p;
-    this.freeSlots[this.freeTop++] = s;
+    const t = this.t;
+    const b = s * this.maxFrags;
+    const n = t.sCount[s];
+    for (let j = 0; j < n; j++) this.pool.release(t.fBlock[b + j]);
+    t.remove(s);
     this.stats.held--;
     this.stats.heldFragments -= n;
     this.stats.heldBytes = (this.pool.blockCount - this.pool.freeBlocks) * BLOCK;
   }
-
-  private lookup(pkt: Packet, h: number): number {
-    const mask = this.mask;
-    const t = this.table;
-    const id = keyId(pkt);
-    const vp = keyVP(pkt);
-    const src = pkt.src;
-    const dst = pkt.dst;
-    const a = this.sAddr;
-    for (let i = h & mask; t[i] !== 0; i = (i + 1) & mask) {
-      const s = t[i] - 1;
-      if (this.sHash[s] !== h || this.sId[s] !== id || this.sVP[s] !== vp) continue;
-      const o = s * 8;
-      if (
-        a[o] === src[0] &&
-        a[o + 1] === src[1] &&
-        a[o + 2] === src[2] &&
-        a[o + 3] === src[3] &&
-        a[o + 4] === dst[0] &&
-        a[o + 5] === dst[1] &&
-        a[o + 6] === dst[2] &&
-        a[o + 7] === dst[3]
-      ) {
-        return s;
-      }
-    }
-    return -1;
-  }
-
-  private hashKey(pkt: Packet): number {
-    let h = mix(this.seed, keyVP(pkt));
-    h = mix(h, keyId(pkt));
-    const src = pkt.src;
-    const dst = pkt.dst;
-    h = mix(h, src[0]);
-    h = mix(h, src[1]);
-    h = mix(h, src[2]);
-    h = mix(h, src[3]);
-    h = mix(h, dst[0]);
-    h = mix(h, dst[1]);
-    h = mix(h, dst[2]);
-    h = mix(h, dst[3]);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    return h >>> 0;
-  }
-}
-
-function keyId(pkt: Packet): number {
-  return pkt.ipVersion === 4 ? pkt.ipId & 0xffff : pkt.ipId >>> 0;
-}
-
-function keyVP(pkt: Packet): number {
-  return pkt.ipVersion === 4 ? (4 << 8) | (pkt.l4Proto & 0xff) : 6 << 8;
-}
-
-function mix(h: number, w: number): number {
-  h = Math.imul(h ^ w, 0x9e3779b1);
-  return h ^ (h >>> 15);
 }
 
 function checkInt(name: string, v: number, min: number, max: number): void {

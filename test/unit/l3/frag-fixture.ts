@@ -366,3 +366,8 @@ export function bytes(n: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/** Byte equality, fast (vitest's deep equality is slow on big arrays in loops). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
