@@ -1,0 +1,122 @@
+/** The `sdev` command line: wiring and printing only. */
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, defaultConfig, loadConfigFile } from '../config/load.js';
+import { CaptureError } from '../io/capture-reader.js';
+import { TraceFilterError, parseTraceFilter } from '../device/trace.js';
+import { replay } from '../replay/replay.js';
+import { summaryText } from '../replay/summary.js';
+import { conntrackLine } from '../session/list.js';
+import { progressBar } from './progress.js';
+
+const program = new Command();
+program
+  .name('sdev')
+  .description('User-space session device: stateful firewall and L4 load balancer on raw Ethernet frames')
+  .version('0.1.0');
+
+function loadOrExit(path: string | undefined) {
+  try {
+    return path ? loadConfigFile(path) : defaultConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(
+        `sdev: config refused (${e.issues.length} problem${e.issues.length > 1 ? 's' : ''}):\n${e.message}\n`,
+      );
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+program
+  .command('check-config')
+  .description('validate a YAML config; print each problem with its line and what was expected')
+  .argument('<file>', 'config file')
+  .action((file: string) => {
+    const cfg = loadOrExit(file);
+    process.stdout.write(
+      `${file}: ok (${cfg.zones.length} zones, ${cfg.ports.length} ports, ${cfg.policy.rules.length} rules, ` +
+        `max ${cfg.conntrack.maxSessions} sessions)\n`,
+    );
+  });
+
+program
+  .command('replay')
+  .description("run a capture through the device on the capture's own clock")
+  .argument('<capture>', 'pcap or pcapng file')
+  .option('-c, --config <file>', 'YAML config (default: the embedded stateful firewall)')
+  .option(
+    '-w, --write <file>',
+    'write the frames the device would have sent (.pcap, or .pcapng with one interface per port)',
+  )
+  .option('--verdicts <file>', 'write every input packet with a comment "verdict reason session-id" (pcapng)')
+  .option('--json <file>', 'write the summary as JSON')
+  .option('--sessions <file>', 'write the session table at the end as JSON')
+  .option('-L, --list', 'print the session table at the end, as conntrack -L does')
+  .option(
+    '--trace <filter>',
+    'print a per-packet trace for packets matching FILTER ("all", "host A and port N", "reason no-session")',
+    (v) => {
+      try {
+        parseTraceFilter(v);
+      } catch (e) {
+        if (e instanceof TraceFilterError) throw new InvalidArgumentError(e.message);
+        throw e;
+      }
+      return v;
+    },
+  )
+  .option('-q, --quiet', 'print nothing but errors')
+  .action(
+    (
+      capture: string,
+      o: {
+        config?: string;
+        write?: string;
+        verdicts?: string;
+        json?: string;
+        sessions?: string;
+        list?: boolean;
+        trace?: string;
+        quiet?: boolean;
+      },
+    ) => {
+      const config = loadOrExit(o.config);
+      const bar = !o.quiet && process.stderr.isTTY ? progressBar(process.stderr) : null;
+      let result;
+      try {
+        result = replay({
+          capture,
+          config,
+          out: o.write,
+          verdicts: o.verdicts,
+          trace: o.trace,
+          traceWrite: (t) => process.stdout.write(t),
+          progress: bar ? (n, f) => bar.update(n, f) : undefined,
+        });
+      } catch (e) {
+        bar?.done();
+        if (e instanceof CaptureError) {
+          process.stderr.write(`sdev: ${e.message}\n`);
+          process.exit(2);
+        }
+        throw e;
+      }
+      bar?.done();
+      const { summary, sessions } = result;
+      if (o.json) writeFileSync(o.json, JSON.stringify(summary, null, 2) + '\n');
+      if (o.sessions) writeFileSync(o.sessions, JSON.stringify(sessions, null, 2) + '\n');
+      if (!o.quiet) process.stdout.write(summaryText(summary));
+      if (o.list) for (const s of sessions) process.stdout.write(conntrackLine(s) + '\n');
+      if (result.captureError) {
+        process.stderr.write(`sdev: ${result.captureError.message}\n`);
+        process.exitCode = 3;
+      }
+    },
+  );
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`sdev: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,210 @@
+/**
+ * Loading a config: YAML text -> schema check with line numbers -> semantic
+ * checks (names that must exist) -> a normalised DeviceConfig. A bad config is
+ * refused as a whole with every problem listed, before anything starts.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { defaultConntrackConfig } from '../session/conntrack.js';
+import { parsePrefix, type Prefix } from './cidr.js';
+import { DEFAULT_CONFIG_YAML } from './default.js';
+import { validate, type ConfigIssue } from './schema.js';
+import { CONFIG_SPEC, PROTOCOLS } from './spec.js';
+import type { Action, DeviceConfig, PortConfig, RuleConfig, ZoneConfig } from './types.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(issues.map((i) => `${file}:${i.line}:${i.col}: ${i.path}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Plain = any;
+
+const PROTO_NUMBERS: Record<string, number> = {
+  any: -1,
+  tcp: 6,
+  udp: 17,
+  icmp: 1,
+  icmpv6: 58,
+  gre: 47,
+  esp: 50,
+  sctp: 132,
+};
+
+export function loadConfigFile(path: string): DeviceConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, [{ line: 0, col: 0, path: '(file)', message: (e as Error).message }]);
+  }
+  return parseConfig(text, path);
+}
+
+export function defaultConfig(): DeviceConfig {
+  return parseConfig(DEFAULT_CONFIG_YAML, '<default>');
+}
+
+/** Parses and validates config text; throws ConfigError listing every issue. */
+export function parseConfig(text: string, file: string): DeviceConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = doc.errors.map((e) => {
+    const p = lines.linePos(e.pos[0]);
+    return { line: p.line, col: p.col, path: '(yaml)', message: e.message.split('\n')[0]! };
+  });
+  if (issues.length === 0) {
+    if (doc.contents === null) return normalise({}, file, doc, lines, issues);
+    issues.push(...validate(doc, CONFIG_SPEC, lines));
+  }
+  if (issues.length) throw new ConfigError(file, issues);
+  const cfg = normalise(doc.toJS() as Plain, file, doc, lines, issues);
+  if (issues.length) throw new ConfigError(file, issues);
+  return cfg;
+}
+
+function normalise(
+  raw: Plain,
+  file: string,
+  doc: Document,
+  lines: LineCounter,
+  issues: ConfigIssue[],
+): DeviceConfig {
+  const lineOf = (path: (string | number)[]): { line: number; col: number } => {
+    const node = doc.getIn(path, true) as Node | undefined;
+    const p = lines.linePos(node?.range?.[0] ?? 0);
+    return { line: p.line, col: p.col };
+  };
+  const problem = (path: (string | number)[], message: string): void => {
+    issues.push({ ...lineOf(path), path: path.join('.'), message });
+  };
+
+  const ct = defaultConntrackConfig();
+  const s = raw.sessions ?? {};
+  if (s.max !== undefined) ct.maxSessions = s.max;
+  if (s['zone-by-vlan'] !== undefined) ct.zoneByVlan = s['zone-by-vlan'];
+  if (s.tcp?.liberal !== undefined) ct.tcp.liberal = s.tcp.liberal;
+  if (s.tcp?.loose !== undefined) ct.tcp.loose = s.tcp.loose;
+  const to = s.timeouts ?? {};
+  const camel = (k: string): string => k.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
+  for (const [k, v] of Object.entries(to.tcp ?? {}))
+    (ct.timeouts.tcp as Record<string, number>)[camel(k)] = v as number;
+  if (to.udp?.unreplied !== undefined) ct.timeouts.udp.unreplied = to.udp.unreplied;
+  if (to.udp?.replied !== undefined) ct.timeouts.udp.replied = to.udp.replied;
+  if (to.icmp !== undefined) ct.timeouts.icmp = to.icmp;
+  if (to.generic !== undefined) ct.timeouts.generic = to.generic;
+
+  const zones: ZoneConfig[] = [];
+  let defaultZone = -1;
+  for (const [zname, z] of Object.entries((raw.zones ?? {}) as Record<string, Plain>)) {
+    zones.push({ name: zname, networks: prefixes(z?.networks) });
+    if (z?.default === true) {
+      if (defaultZone >= 0)
+        problem(
+          ['zones', zname, 'default'],
+          `only one zone may be the default; "${zones[defaultZone]!.name}" already is`,
+        );
+      defaultZone = zones.length - 1;
+    }
+  }
+  if (zones.length === 0) {
+    zones.push({ name: 'inside', networks: [] }, { name: 'outside', networks: [] });
+  }
+  if (defaultZone < 0) {
+    const outside = zones.findIndex((z) => z.name === 'outside');
+    defaultZone = outside >= 0 ? outside : zones.length - 1;
+  }
+  const zoneId = (path: (string | number)[], zname: string | undefined): number => {
+    if (zname === undefined || zname === 'any') return -1;
+    const i = zones.findIndex((z) => z.name === zname);
+    if (i < 0) problem(path, `unknown zone "${zname}"; zones are: ${zones.map((z) => z.name).join(', ')}`);
+    return i;
+  };
+
+  const ports: PortConfig[] = ((raw.ports ?? []) as Plain[]).map((p, i) => {
+    const m = p.match ?? {};
+    const zone = zoneId(['ports', i, 'zone'], p.zone);
+    return {
+      name: p.name,
+      zone: zone < 0 ? defaultZone : zone,
+      match: {
+        iface: m.interface ?? -1,
+        vlan: m.vlan ?? -1,
+        mac: typeof m.mac === 'string' ? m.mac.replace(/[:-]/g, '').toLowerCase() : '',
+        networks: prefixes(m.networks),
+      },
+    };
+  });
+  const seenPorts = new Set<string>();
+  ports.forEach((p, i) => {
+    if (seenPorts.has(p.name)) problem(['ports', i, 'name'], `port name "${p.name}" is used twice`);
+    seenPorts.add(p.name);
+  });
+
+  const pol = raw.policy ?? {};
+  const rules: RuleConfig[] = ((pol.rules ?? []) as Plain[]).map((r, i) => ({
+    name: r.name ?? `rule-${i + 1}`,
+    from: zoneId(['policy', 'rules', i, 'from'], r.from),
+    to: zoneId(['policy', 'rules', i, 'to'], r.to),
+    src: r.src === undefined ? null : prefixes(r.src),
+    dst: r.dst === undefined ? null : prefixes(r.dst),
+    proto:
+      r.proto === undefined
+        ? -1
+        : typeof r.proto === 'number'
+          ? r.proto
+          : PROTO_NUMBERS[r.proto as (typeof PROTOCOLS)[number]]!,
+    sport: r.sport === undefined ? null : portRanges(r.sport),
+    dport: r.dport === undefined ? null : portRanges(r.dport),
+    icmpType: r['icmp-type'] ?? -1,
+    action: r.action as Action,
+    log: r.log === true,
+    line: lineOf(['policy', 'rules', i]).line,
+  }));
+  rules.forEach((r, i) => {
+    if ((r.sport || r.dport) && r.proto !== 6 && r.proto !== 17 && r.proto !== 132) {
+      problem(['policy', 'rules', i], 'ports need proto tcp, udp or sctp');
+    }
+    if (r.icmpType >= 0 && r.proto !== 1 && r.proto !== 58)
+      problem(['policy', 'rules', i], 'icmp-type needs proto icmp or icmpv6');
+  });
+
+  const fr = raw.fragments ?? {};
+  return {
+    source: file,
+    name: raw.device?.name ?? 'sdev',
+    conntrack: ct,
+    resetOnExpiry: s['reset-on-expiry'] === true,
+    verifyChecksums: s['verify-checksums'] === true,
+    fragments: {
+      maxDatagrams: fr['max-datagrams'] ?? 1024,
+      maxBytes: fr['max-bytes'] ?? 4 * 1024 * 1024,
+      timeoutMs: (fr.timeout ?? 30) * 1000,
+    },
+    zones,
+    defaultZone,
+    ports,
+    policy: { defaultAction: (pol.default ?? 'drop') as Action, rules },
+  };
+}
+
+function prefixes(v: Plain): Prefix[] {
+  if (v === undefined || v === null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((t) => parsePrefix(String(t))).filter((p): p is Prefix => typeof p !== 'string');
+}
+
+function portRanges(v: Plain): number[] {
+  const list = Array.isArray(v) ? v : [v];
+  const out: number[] = [];
+  for (const item of list) {
+    const [lo, hi] = String(item).split('-').map(Number);
+    out.push(lo!, hi ?? lo!);
+  }
+  return out;
+}

@@ -1,0 +1,56 @@
+/** The validated, normalised configuration the device runs with. */
+import type { ConntrackConfig } from '../session/conntrack.js';
+import type { Prefix } from './cidr.js';
+
+export type Action = 'accept' | 'drop' | 'reject';
+
+export interface ZoneConfig {
+  name: string;
+  networks: Prefix[];
+}
+
+export interface PortMatch {
+  /** pcapng interface index (global across sections). */
+  iface: number;
+  vlan: number;
+  /** Source MAC as 12 hex digits, or ''. */
+  mac: string;
+  networks: Prefix[];
+}
+
+export interface PortConfig {
+  name: string;
+  zone: number;
+  match: PortMatch;
+}
+
+export interface RuleConfig {
+  name: string;
+  /** Zone ids, -1 = any. */
+  from: number;
+  to: number;
+  src: Prefix[] | null;
+  dst: Prefix[] | null;
+  /** IP protocol number, -1 = any. */
+  proto: number;
+  sport: number[] | null; // flat [lo, hi, lo, hi, ...]
+  dport: number[] | null;
+  icmpType: number;
+  action: Action;
+  log: boolean;
+  line: number;
+}
+
+export interface DeviceConfig {
+  source: string;
+  name: string;
+  conntrack: ConntrackConfig;
+  resetOnExpiry: boolean;
+  verifyChecksums: boolean;
+  fragments: { maxDatagrams: number; maxBytes: number; timeoutMs: number };
+  zones: ZoneConfig[];
+  /** Zone of an address that is in no zone's networks. */
+  defaultZone: number;
+  ports: PortConfig[];
+  policy: { defaultAction: Action; rules: RuleConfig[] };
+}

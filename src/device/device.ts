@@ -1,0 +1,221 @@
+/**
+ * The pipeline. One call per frame, no allocation on the way: decode into one
+ * reused Packet, reassemble fragments, look the session up (hit: track it;
+ * miss: policy, then create), and forward by the session's port. Every frame
+ * ends with one verdict and, when dropped, one reason from the closed list.
+ * Pure: the clock is passed in, output goes to an injected sink.
+ */
+import type { DeviceConfig } from '../config/types.js';
+import { FRAG_CODE_NAMES, FRAG_COMPLETE, FRAG_HELD, Reassembler } from '../l3/reassembly.js';
+import { ACT_ACCEPT, ACT_REJECT, Policy } from '../policy/policy.js';
+import { Conntrack, K_INVALID, K_RELATED, K_UNTRACKED, REOPEN } from '../session/conntrack.js';
+import {
+  R_BAD_CHECKSUM,
+  R_INVALID_ICMP,
+  R_NO_SESSION,
+  R_NON_IP,
+  R_POLICY_DENY,
+  R_POLICY_REJECT,
+  REASONS,
+  reasonCode,
+  type ReasonName,
+} from '../session/reasons.js';
+import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
+import { decodeFrame, decodeIp } from '../wire/decode.js';
+import { ETH_ARP, LINKTYPE_ETHERNET, Packet } from '../wire/packet.js';
+import { PortTable } from './ports.js';
+import type { Tracer } from './trace.js';
+import { DeviceStats, V_DROPPED, V_FORWARDED, V_HELD } from './verdict.js';
+
+/** Where the device's output frames go. */
+export interface FrameSink {
+  send(port: number, buf: Uint8Array, off: number, len: number): void;
+}
+
+/** Reassembly result codes mapped to drop reasons (0 for held/complete). */
+const FRAG_REASON = Int32Array.from(FRAG_CODE_NAMES, (n) =>
+  n === 'frag-held' || n === 'frag-complete' ? 0 : reasonCode(n as ReasonName),
+);
+
+export class Device {
+  readonly ct: Conntrack;
+  readonly policy: Policy;
+  readonly ports: PortTable;
+  readonly reasm: Reassembler;
+  readonly stats: DeviceStats;
+  /** Egress port per session direction [2 * id + dir]. */
+  readonly sessionPort: Uint8Array;
+  tracer: Tracer | null = null;
+
+  /** The last frame's result. */
+  verdict = 0;
+  reason = 0;
+  /** Session serial of the last frame (0 when none). */
+  session = 0;
+  outPort = -1;
+
+  private readonly pkt = new Packet();
+  private readonly inner = new Packet();
+  private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
+  private now = 0;
+
+  constructor(
+    readonly cfg: DeviceConfig,
+    private readonly sink: FrameSink,
+  ) {
+    this.ct = new Conntrack(cfg.conntrack);
+    this.policy = new Policy(cfg);
+    this.ports = new PortTable(cfg, this.policy);
+    this.reasm = new Reassembler({
+      maxDatagrams: cfg.fragments.maxDatagrams,
+      maxBytes: cfg.fragments.maxBytes,
+      timeoutMs: cfg.fragments.timeoutMs,
+    });
+    this.stats = new DeviceStats(REASONS.length, this.ports.count);
+    this.sessionPort = new Uint8Array(cfg.conntrack.maxSessions * 2);
+  }
+
+  /** Moves the device clock: expires sessions and stale fragments due by then. */
+  advance(nowMs: number): void {
+    if (nowMs < this.now) return;
+    this.now = nowMs;
+    this.ct.advance(nowMs);
+    this.reasm.expire(nowMs);
+  }
+
+  /**
+   * Processes one frame that arrived at `nowMs` (capture interface `iface`,
+   * -1 when none). Returns the verdict; `reason`, `session` and `outPort`
+   * describe it.
+   */
+  process(buf: Uint8Array, off: number, len: number, linkType: number, iface: number, nowMs: number): number {
+    if (nowMs > this.now) this.advance(nowMs);
+    const st = this.stats;
+    st.packetsIn++;
+    st.bytesIn += len;
+    this.session = 0;
+    this.outPort = -1;
+    const p = this.pkt;
+    const tr = this.tracer;
+    if (tr) tr.begin(st.packetsIn, nowMs, iface);
+    const err = decodeFrame(buf, off, len, linkType, p);
+    if (tr) tr.decoded(p);
+    if (err !== 0) return this.drop(err);
+    if (p.ipVersion === 0) {
+      if (p.etherType === ETH_ARP) {
+        this.tmpAddr[3] = p.arpTpa;
+        if (tr) tr.note('l2', 'arp: bridged');
+        return this.forward(this.ports.egress(this.tmpAddr), buf, off, len);
+      }
+      return this.drop(R_NON_IP);
+    }
+    if (p.isFragment) return this.fragment(p, len, iface, linkType);
+    return this.inspect(p, buf, off, len, iface);
+  }
+
+  /** A fragment: held until its datagram is whole, then judged as the datagram. */
+  private fragment(p: Packet, len: number, iface: number, linkType: number): number {
+    const tr = this.tracer;
+    const r = this.reasm.add(p, len, this.now);
+    if (r === FRAG_HELD) {
+      if (tr) tr.note('frag', 'held');
+      return this.end(V_HELD, 0);
+    }
+    if (r !== FRAG_COMPLETE) return this.drop(FRAG_REASON[r]!);
+    const ra = this.reasm;
+    const q = this.inner;
+    const err =
+      linkType === LINKTYPE_ETHERNET || p.ethOff >= 0
+        ? decodeFrame(ra.datagram, 0, ra.datagramLen, linkType, q)
+        : decodeIp(ra.datagram, 0, ra.datagramLen, q);
+    if (tr) tr.note('frag', `complete: ${ra.fragCount} fragments, ${ra.datagramLen} bytes`);
+    if (err !== 0) return this.drop(err);
+    const v = this.judge(q, ra.datagramLen, iface);
+    if (v !== V_FORWARDED) return v;
+    for (let i = 0; i < ra.fragCount; i++)
+      this.emit(this.outPort, ra.fragBuf, ra.fragOff[i]!, ra.fragLen[i]!);
+    return this.end(V_FORWARDED, 0);
+  }
+
+  /** A whole (non-fragment) IP packet. */
+  private inspect(p: Packet, buf: Uint8Array, off: number, len: number, iface: number): number {
+    const v = this.judge(p, len, iface);
+    if (v !== V_FORWARDED) return v;
+    this.emit(this.outPort, buf, off, len);
+    return this.end(V_FORWARDED, 0);
+  }
+
+  /** Session and policy stages. Returns V_FORWARDED with outPort set, or a final verdict. */
+  private judge(p: Packet, len: number, iface: number): number {
+    const tr = this.tracer;
+    const ct = this.ct;
+    if (this.cfg.verifyChecksums && ((p.ipVersion === 4 && !ipv4HeaderChecksumOk(p)) || !l4ChecksumOk(p))) {
+      return this.drop(R_BAD_CHECKSUM);
+    }
+    const kind = ct.key(p);
+    if (kind === K_UNTRACKED) {
+      this.outPort = this.ports.egress(p.dst);
+      if (tr) tr.note('session', 'untracked (neighbour discovery)');
+      return V_FORWARDED;
+    }
+    if (kind === K_INVALID) return this.drop(R_INVALID_ICMP);
+    let e = ct.find(this.now);
+    if (e >= 0) {
+      const id = e >> 1;
+      this.session = ct.table.serial[id]!;
+      const r = ct.track(e, p, this.now, len, kind === K_RELATED);
+      if (r === REOPEN) {
+        if (tr) tr.note('session', `#${this.session} closed; SYN reopens it`);
+        ct.drop(id);
+        e = -1;
+      } else if (r !== 0) {
+        if (tr) tr.note('session', `hit #${this.session} dir ${e & 1}`);
+        return this.drop(r);
+      } else {
+        this.outPort = this.sessionPort[e]!;
+        if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
+        return V_FORWARDED;
+      }
+    }
+    if (kind === K_RELATED) return this.drop(R_NO_SESSION);
+    const can = ct.canCreate(p);
+    if (can !== 0) return this.drop(can);
+    const inPort = this.ports.ingress(p, iface);
+    const outPort = this.ports.egress(p.dst);
+    const act = this.policy.evaluate(this.ports.zone[inPort]!, this.ports.zone[outPort]!, p);
+    if (tr) tr.policy(this, inPort, outPort, act);
+    if (act !== ACT_ACCEPT) return this.drop(act === ACT_REJECT ? R_POLICY_REJECT : R_POLICY_DENY);
+    const id = ct.create(p, this.now, len);
+    if (id < 0) return this.drop(-id);
+    this.sessionPort[id * 2] = outPort;
+    this.sessionPort[id * 2 + 1] = inPort;
+    this.session = ct.table.serial[id]!;
+    this.outPort = outPort;
+    if (tr) tr.created(ct, id);
+    return V_FORWARDED;
+  }
+
+  private forward(port: number, buf: Uint8Array, off: number, len: number): number {
+    this.outPort = port;
+    this.emit(port, buf, off, len);
+    return this.end(V_FORWARDED, 0);
+  }
+
+  private emit(port: number, buf: Uint8Array, off: number, len: number): void {
+    this.stats.txByPort[port]!++;
+    this.sink.send(port, buf, off, len);
+  }
+
+  private drop(reason: number): number {
+    this.stats.dropsByReason[reason]!++;
+    return this.end(V_DROPPED, reason);
+  }
+
+  private end(verdict: number, reason: number): number {
+    this.verdict = verdict;
+    this.reason = reason;
+    this.stats.verdicts[verdict]!++;
+    if (this.tracer) this.tracer.end(this);
+    return verdict;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * `sdev replay`: runs a capture file through the device on the capture's own
+ * clock, so timeouts fire in capture time and the result is exactly what the
+ * device would have done live. Writes what the device would have sent (-w),
+ * every input packet with its verdict as a pcapng comment (--verdicts), and
+ * returns a summary. Same input and config give byte-identical outputs.
+ */
+import { statSync } from 'node:fs';
+import type { DeviceConfig } from '../config/types.js';
+import { Device, type FrameSink } from '../device/device.js';
+import { Tracer } from '../device/trace.js';
+import { V_DROPPED, VERDICT_NAMES } from '../device/verdict.js';
+import { CaptureBatch, openCapture, recordTimeMs, type CaptureError } from '../io/capture-reader.js';
+import { PcapWriter } from '../io/pcap-writer.js';
+import { PcapngWriter } from '../io/pcapng-writer.js';
+import { PROTO_TCP } from '../wire/packet.js';
+import { listSessions, type SessionRecord } from '../session/list.js';
+import { reasonName } from '../session/reasons.js';
+import { PROTO_CLASS_NAMES } from '../session/conntrack.js';
+import { tcpStateName } from '../session/tcp-print.js';
+import { summarise, type ReplaySummary } from './summary.js';
+
+export interface ReplayOptions {
+  capture: string;
+  config: DeviceConfig;
+  /** Frames the device would have sent (pcap, or pcapng with one interface per port). */
+  out?: string;
+  /** Every input packet with a comment "verdict reason session-id" (pcapng). */
+  verdicts?: string;
+  /** Trace filter ("all", "host 10.0.0.1 and port 80", ...) and where trace text goes. */
+  trace?: string;
+  traceWrite?: (text: string) => void;
+  /** Called now and then with (packets, estimated fraction done). */
+  progress?: (packets: number, fraction: number) => void;
+}
+
+export interface ReplayResult {
+  summary: ReplaySummary;
+  sessions: SessionRecord[];
+  /** Set when the capture ended in a corrupt or truncated record (the records before it were replayed). */
+  captureError: CaptureError | null;
+}
+
+class Outputs implements FrameSink {
+  tsSec = 0;
+  tsNsec = 0;
+  constructor(
+    private readonly pcap: PcapWriter | null,
+    private readonly pcapng: PcapngWriter | null,
+  ) {}
+  send(port: number, buf: Uint8Array, off: number, len: number): void {
+    if (this.pcapng) this.pcapng.write(buf, off, len, this.tsSec, this.tsNsec, port);
+    else if (this.pcap) this.pcap.write(buf, off, len, this.tsSec, this.tsNsec);
+  }
+}
+
+export function replay(opts: ReplayOptions): ReplayResult {
+  const reader = openCapture(opts.capture);
+  const batch = new CaptureBatch(256);
+  let n = reader.next(batch);
+  const firstLink = reader.interfaces[0]?.linkType ?? 1;
+  let pcap: PcapWriter | null = null;
+  let pcapng: PcapngWriter | null = null;
+  const sink = new Outputs(null, null);
+  const cfg = opts.config;
+  const dev = new Device(cfg, sink);
+  if (opts.out) {
+    if (opts.out.endsWith('.pcapng')) {
+      pcapng = new PcapngWriter(opts.out, {
+        interfaces: dev.ports.names.map((name) => ({ linkType: firstLink, name })),
+      });
+    } else pcap = new PcapWriter(opts.out, { linkType: firstLink, nano: true });
+  }
+  Object.assign(sink, { pcap, pcapng });
+  let verdicts: PcapngWriter | null = null;
+  let verdictIfaces = 0;
+  if (opts.verdicts) {
+    verdicts = new PcapngWriter(opts.verdicts, { interfaces: [] });
+  }
+  if (opts.trace !== undefined)
+    dev.tracer = new Tracer(opts.trace, opts.traceWrite ?? ((t) => process.stderr.write(t)));
+
+  // Final TCP states of sessions that ended during the replay.
+  const endedTcpStates = new Map<string, number>();
+  dev.ct.onExpire = (id) => {
+    if ((dev.ct.table.zoneProto[id]! & 0xff) !== PROTO_TCP) return;
+    const s = tcpStateName(dev.ct.tcp.state[id]!);
+    endedTcpStates.set(s, (endedTcpStates.get(s) ?? 0) + 1);
+  };
+
+  const size = statSync(opts.capture).size;
+  let bytesSeen = 24;
+  let lastNow = 0;
+  let packets = 0;
+  while (n > 0) {
+    for (let i = 0; i < n; i++) {
+      const now = recordTimeMs(batch, i);
+      sink.tsSec = batch.tsSec[i]!;
+      sink.tsNsec = batch.tsNsec[i]!;
+      const iface = batch.ifIndex[i]!;
+      const v = dev.process(batch.buf, batch.off[i]!, batch.caplen[i]!, batch.linkType[i]!, iface, now);
+      if (now > lastNow) lastNow = now;
+      if (verdicts) {
+        while (verdictIfaces <= iface) {
+          const desc = reader.interfaces[verdictIfaces]!;
+          verdicts.addInterface({ linkType: desc.linkType, name: desc.name ?? `if${verdictIfaces}` });
+          verdictIfaces++;
+        }
+        const reason = v === V_DROPPED ? reasonName(dev.reason) : '-';
+        verdicts.write(
+          batch.buf,
+          batch.off[i]!,
+          batch.caplen[i]!,
+          batch.tsSec[i]!,
+          batch.tsNsec[i]!,
+          iface,
+          `${VERDICT_NAMES[v]} ${reason} ${dev.session}`,
+          batch.origlen[i]!,
+        );
+      }
+      bytesSeen += batch.caplen[i]! + 16;
+    }
+    packets += n;
+    if (opts.progress) opts.progress(packets, Math.min(1, bytesSeen / size));
+    n = reader.next(batch);
+  }
+  const captureError = reader.error;
+  reader.close();
+  pcap?.close();
+  pcapng?.close();
+  verdicts?.close();
+  const sessions = listSessions(dev.ct, lastNow);
+  const summary = summarise(dev, sessions, endedTcpStates, PROTO_CLASS_NAMES, opts.capture);
+  if (captureError) summary.captureError = captureError.message;
+  return { summary, sessions, captureError };
+}

@@ -1,0 +1,312 @@
+/**
+ * The tracker: keys a decoded packet, finds or creates its session, runs the
+ * protocol's state machine, refreshes its lifetime and expires it on the
+ * device clock. Pure: no I/O, no wall clock (time is passed in).
+ */
+import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from '../wire/packet.js';
+import {
+  icmpIsReply,
+  icmpKind,
+  innerPortsOf,
+  isIcmp,
+  K_INVALID,
+  K_NORMAL,
+  K_RELATED,
+  K_UNTRACKED,
+  portsOf,
+  replyPorts,
+} from './keys.js';
+import { R_INVALID_ICMP, R_NO_SESSION, R_TABLE_FULL } from './reasons.js';
+import { F_ASSURED, F_SEEN_REPLY, SessionTable } from './table.js';
+import {
+  TCP_IGNORE,
+  TCP_OK,
+  TCP_REOPEN,
+  TcpStore,
+  tcpCanCreate,
+  tcpInit,
+  tcpIsAssured,
+  tcpTimeoutMs,
+  tcpTrack,
+  tcpVerdictName,
+  TCP_VERDICT_NAMES,
+  type TcpConfig,
+} from './tcp-track.js';
+import { reasonCode, type ReasonName } from './reasons.js';
+import { defaultTimeouts, type Timeouts } from './timeouts.js';
+export type { Timeouts };
+import { TimerWheel } from './wheel.js';
+
+export interface ConntrackConfig {
+  maxSessions: number;
+  timeouts: Timeouts;
+  tcp: TcpConfig;
+  /** Use the outer VLAN ID as the session zone (so equal tuples on different VLANs are different sessions). */
+  zoneByVlan: boolean;
+}
+
+export function defaultConntrackConfig(): ConntrackConfig {
+  return {
+    maxSessions: 262144,
+    timeouts: defaultTimeouts(),
+    tcp: { liberal: false, loose: true },
+    zoneByVlan: true,
+  };
+}
+
+/** Protocol classes for counters. */
+export const P_TCP = 0;
+export const P_UDP = 1;
+export const P_ICMP = 2;
+export const P_OTHER = 3;
+export const PROTO_CLASS_NAMES = ['tcp', 'udp', 'icmp', 'other'] as const;
+
+export function protoClass(proto: number): number {
+  if (proto === PROTO_TCP) return P_TCP;
+  if (proto === PROTO_UDP) return P_UDP;
+  if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) return P_ICMP;
+  return P_OTHER;
+}
+
+export class ConntrackStats {
+  created = 0;
+  expired = 0;
+  evicted = 0;
+  closed = 0;
+  peak = 0;
+  readonly createdByProto = new Float64Array(4);
+}
+
+export class Conntrack {
+  readonly table: SessionTable;
+  readonly tcp: TcpStore;
+  readonly wheel: TimerWheel;
+  readonly stats = new ConntrackStats();
+  /** Called with a session id just before it expires (reset-on-expiry, events). */
+  onExpire: ((id: number) => void) | null = null;
+  /** Called with a session id just after it was created. */
+  onCreate: ((id: number) => void) | null = null;
+
+  /** The current packet's key: filled by `key()`. */
+  readonly kSrc = new Uint32Array(4);
+  readonly kDst = new Uint32Array(4);
+  kPorts = 0;
+  kZoneProto = 0;
+  kProto = 0;
+
+  private readonly rSrc = new Uint32Array(4);
+  private readonly rDst = new Uint32Array(4);
+  private readonly expireCb = (id: number): void => this.expire(id);
+
+  constructor(readonly cfg: ConntrackConfig) {
+    this.table = new SessionTable(cfg.maxSessions);
+    this.tcp = new TcpStore(cfg.maxSessions);
+    this.wheel = new TimerWheel(cfg.maxSessions, this.table.expires);
+  }
+
+  /** Bytes of memory per session slot: table, index, wheel and TCP state. */
+  bytesPerSession(): number {
+    return (
+      this.table.bytesPerSession() +
+      this.wheel.bytesPerSession() +
+      typedBytes(this.tcp) / this.cfg.maxSessions
+    );
+  }
+
+  /**
+   * Computes the key of a decoded (non-fragment) IP packet into kSrc/kDst/kPorts/kZoneProto.
+   * Returns K_NORMAL, K_RELATED (ICMP error: the key is the quoted tuple), K_UNTRACKED or K_INVALID.
+   */
+  key(pkt: Packet): number {
+    const zone = this.cfg.zoneByVlan ? pkt.vlanOuter : 0;
+    let proto = pkt.l4Proto;
+    let kind = K_NORMAL;
+    if (isIcmp(proto)) {
+      if (pkt.icmpIsError) {
+        kind = K_RELATED;
+        proto = pkt.innerL4Proto;
+        this.kSrc.set(pkt.innerSrc);
+        this.kDst.set(pkt.innerDst);
+        this.kPorts = innerPortsOf(pkt);
+        this.kProto = proto;
+        this.kZoneProto = ((zone << 8) | proto) >>> 0;
+        return kind;
+      }
+      kind = icmpKind(proto, pkt.icmpType);
+      if (kind !== K_NORMAL) return kind;
+    }
+    this.kSrc.set(pkt.src);
+    this.kDst.set(pkt.dst);
+    this.kPorts = portsOf(pkt);
+    this.kProto = proto;
+    this.kZoneProto = ((zone << 8) | proto) >>> 0;
+    return kind;
+  }
+
+  /** Finds the session of the current key: (id << 1) | dir, or -1. An expired session is removed here. */
+  find(nowMs: number): number {
+    const e = this.table.lookup(this.kZoneProto, this.kSrc, this.kDst, this.kPorts);
+    if (e < 0) return -1;
+    if (this.table.expires[e >> 1]! <= nowMs) {
+      this.expire(e >> 1);
+      return -1;
+    }
+    return e;
+  }
+
+  /** 0 when this packet may start a session, else a drop reason. */
+  canCreate(pkt: Packet): number {
+    const proto = pkt.l4Proto;
+    if (proto === PROTO_TCP) return tcpReason(tcpCanCreate(pkt, this.cfg.tcp));
+    if (isIcmp(proto)) {
+      if (pkt.icmpIsError || icmpIsReply(proto, pkt.icmpType)) return R_NO_SESSION;
+      return icmpKind(proto, pkt.icmpType) === K_NORMAL ? 0 : R_INVALID_ICMP;
+    }
+    return 0;
+  }
+
+  /**
+   * Creates a session for the current key. The reply tuple is the reversed
+   * original unless `nat` is given (its rSrc/rDst/rPorts). Returns the id or
+   * -R_TABLE_FULL. When the table is full, a session that is not assured near
+   * the new one's hash is evicted first, as conntrack's early drop does.
+   */
+  create(pkt: Packet, nowMs: number, frameLen: number, nat?: NatTuple): number {
+    const t = this.table;
+    let rSrc: Uint32Array = this.rSrc;
+    let rDst: Uint32Array = this.rDst;
+    let rp: number;
+    if (nat) {
+      rSrc = nat.rSrc;
+      rDst = nat.rDst;
+      rp = nat.rPorts;
+    } else {
+      rSrc.set(this.kDst);
+      rDst.set(this.kSrc);
+      rp = replyPorts(this.kProto, this.kPorts);
+    }
+    let id = t.insert(this.kZoneProto, this.kSrc, this.kDst, this.kPorts, rSrc, rDst, rp, nowMs);
+    if (id === -1) {
+      const victim = t.evictionCandidate(this.kZoneProto, this.kSrc, this.kDst, this.kPorts);
+      if (victim < 0) return -R_TABLE_FULL;
+      this.stats.evicted++;
+      this.drop(victim);
+      id = t.insert(this.kZoneProto, this.kSrc, this.kDst, this.kPorts, rSrc, rDst, rp, nowMs);
+    }
+    if (id < 0) return -R_TABLE_FULL;
+    const proto = this.kProto;
+    let timeoutMs: number;
+    if (proto === PROTO_TCP) {
+      tcpInit(this.tcp, id, pkt, this.cfg.tcp);
+      timeoutMs = tcpTimeoutMs(this.tcp, id, this.cfg.timeouts.tcp);
+    } else if (proto === PROTO_UDP) timeoutMs = this.cfg.timeouts.udp.unreplied * 1000;
+    else if (isIcmp(proto)) timeoutMs = this.cfg.timeouts.icmp * 1000;
+    else timeoutMs = this.cfg.timeouts.generic * 1000;
+    t.expires[id] = nowMs + timeoutMs;
+    t.pkts[id * 2] = 1;
+    t.bytes[id * 2] = frameLen;
+    this.wheel.schedule(id);
+    const st = this.stats;
+    st.created++;
+    st.createdByProto[protoClass(proto)]++;
+    if (t.count > st.peak) st.peak = t.count;
+    if (this.onCreate) this.onCreate(id);
+    return id;
+  }
+
+  /**
+   * Runs a packet of an existing session (entry = (id << 1) | dir) through its
+   * protocol's tracker and refreshes its lifetime. Returns 0, a drop reason,
+   * or REOPEN (a SYN on a closed session: remove it and create anew).
+   */
+  track(entry: number, pkt: Packet, nowMs: number, frameLen: number, related: boolean): number {
+    const id = entry >> 1;
+    const dir = entry & 1;
+    const t = this.table;
+    if (related) {
+      t.pkts[entry]!++;
+      t.bytes[entry] = (t.bytes[entry]! + frameLen) >>> 0;
+      return 0;
+    }
+    const proto = this.kProto;
+    let timeoutMs: number;
+    let flags = t.flags[id]!;
+    if (proto === PROTO_TCP) {
+      const r = tcpTrack(this.tcp, id, dir as 0 | 1, pkt, this.cfg.tcp);
+      if (r === TCP_IGNORE) {
+        // conntrack's "ignore": let it through, change nothing, do not refresh.
+        t.pkts[entry]!++;
+        t.bytes[entry] = (t.bytes[entry]! + frameLen) >>> 0;
+        return 0;
+      }
+      if (r !== TCP_OK) return r === TCP_REOPEN ? REOPEN : tcpReason(r);
+      if (dir === 1) flags |= F_SEEN_REPLY;
+      if (tcpIsAssured(this.tcp, id)) flags |= F_ASSURED;
+      timeoutMs = tcpTimeoutMs(this.tcp, id, this.cfg.timeouts.tcp);
+    } else {
+      if (flags & F_SEEN_REPLY) flags |= F_ASSURED;
+      if (dir === 1) flags |= F_SEEN_REPLY;
+      if (proto === PROTO_UDP) {
+        const u = this.cfg.timeouts.udp;
+        timeoutMs = (flags & F_SEEN_REPLY ? u.replied : u.unreplied) * 1000;
+      } else if (isIcmp(proto)) {
+        timeoutMs = this.cfg.timeouts.icmp * 1000;
+        if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) flags &= ~F_ASSURED;
+      } else timeoutMs = this.cfg.timeouts.generic * 1000;
+    }
+    t.flags[id] = flags;
+    t.pkts[entry]!++;
+    t.bytes[entry] = (t.bytes[entry]! + frameLen) >>> 0;
+    const old = t.expires[id]!;
+    const next = nowMs + timeoutMs;
+    t.expires[id] = next;
+    if (next < old) this.wheel.schedule(id);
+    return 0;
+  }
+
+  /** Moves the clock: expires every session due at or before nowMs. */
+  advance(nowMs: number): void {
+    this.wheel.advance(nowMs, this.expireCb);
+  }
+
+  /** Expires a session now (its lifetime ran out). */
+  expire(id: number): void {
+    if (!this.table.isUsed(id)) return;
+    if (this.onExpire) this.onExpire(id);
+    this.stats.expired++;
+    this.drop(id);
+  }
+
+  /** Removes a session without counting it as expired (flush, reopen, eviction). */
+  drop(id: number): void {
+    this.wheel.cancel(id);
+    this.table.remove(id);
+  }
+}
+
+/** A NAT-translated reply tuple for `create`. */
+export interface NatTuple {
+  rSrc: Uint32Array;
+  rDst: Uint32Array;
+  rPorts: number;
+}
+
+/** Bytes held in the typed arrays that are own properties of `o`. */
+function typedBytes(o: object): number {
+  let n = 0;
+  for (const v of Object.values(o)) if (ArrayBuffer.isView(v)) n += v.byteLength;
+  return n;
+}
+
+/** Drop reason of each TCP tracker code (0 for the accepting codes). */
+const TCP_REASON = Int32Array.from(TCP_VERDICT_NAMES, (n) =>
+  n === 'ok' || n === 'ignore' || n === 'reopen' ? 0 : reasonCode(n as ReasonName),
+);
+
+function tcpReason(code: number): number {
+  return code === TCP_OK ? 0 : TCP_REASON[code] || reasonCode(tcpVerdictName(code) as ReasonName);
+}
+
+/** `track` result: the session was closed and this SYN opens a new one. */
+export const REOPEN = -1;
+export { K_INVALID, K_NORMAL, K_RELATED, K_UNTRACKED };

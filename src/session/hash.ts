@@ -1,0 +1,65 @@
+/**
+ * Numeric hash of a session tuple. Direction-dependent: (a→b) and (b→a) hash
+ * differently, because each session is indexed once per direction.
+ */
+const SEED = 0x9747b28c;
+
+function mix(h: number, w: number): number {
+  w = Math.imul(w, 0xcc9e2d51);
+  w = (w << 15) | (w >>> 17);
+  w = Math.imul(w, 0x1b873593);
+  h ^= w;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Hash of (zone, proto, src, dst, ports) with addresses as 4 words each (IPv4-mapped for IPv4). */
+export function hashTuple(
+  zoneProto: number,
+  src: Uint32Array,
+  srcAt: number,
+  dst: Uint32Array,
+  dstAt: number,
+  ports: number,
+): number {
+  let h = mix(SEED, zoneProto);
+  h = mix(h, ports);
+  h = mix(h, src[srcAt]!);
+  h = mix(h, src[srcAt + 1]!);
+  h = mix(h, src[srcAt + 2]!);
+  h = mix(h, src[srcAt + 3]!);
+  h = mix(h, dst[dstAt]!);
+  h = mix(h, dst[dstAt + 1]!);
+  h = mix(h, dst[dstAt + 2]!);
+  h = mix(h, dst[dstAt + 3]!);
+  return finish(h);
+}
+
+/** Same hash for an IPv4 tuple given as two 32-bit addresses (IPv4-mapped words implied). */
+export function hashTuple4(zoneProto: number, src: number, dst: number, ports: number): number {
+  let h = mix(SEED, zoneProto);
+  h = mix(h, ports);
+  h = mix(h, 0);
+  h = mix(h, 0);
+  h = mix(h, 0xffff);
+  h = mix(h, src);
+  h = mix(h, 0);
+  h = mix(h, 0);
+  h = mix(h, 0xffff);
+  h = mix(h, dst);
+  return finish(h);
+}
+
+/** True when the 4 words at `at` are an IPv4-mapped address. */
+export function isV4Mapped(a: Uint32Array, at: number): boolean {
+  return a[at] === 0 && a[at + 1] === 0 && a[at + 2] === 0xffff;
+}

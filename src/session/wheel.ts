@@ -1,0 +1,98 @@
+/**
+ * A hashed timing wheel over session ids. Each slot is a circular doubly
+ * linked list with a sentinel node, so scheduling and cancelling are O(1).
+ * Refreshing a session's expiry later needs no relinking: when its slot comes
+ * round and it is not yet due, it is moved to the slot of its new expiry
+ * (the invariant is: scheduled time <= expiry). Expiry times are read from
+ * the table's `expires` array; `advance` never scans the whole table.
+ */
+export class TimerWheel {
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly sentinel: number;
+  private lastTick = -1;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly expires: Float64Array,
+    private readonly slots = 4096,
+    private readonly tickMs = 100,
+  ) {
+    const nodes = capacity + slots;
+    this.next = new Int32Array(nodes).fill(-1);
+    this.prev = new Int32Array(nodes).fill(-1);
+    this.sentinel = capacity;
+    for (let s = 0; s < slots; s++) {
+      const n = capacity + s;
+      this.next[n] = n;
+      this.prev[n] = n;
+    }
+  }
+
+  /** Bytes per session this wheel costs. */
+  bytesPerSession(): number {
+    return (this.next.byteLength + this.prev.byteLength) / this.capacity;
+  }
+
+  /** (Re)schedules `id` for the expiry now in `expires[id]`. */
+  schedule(id: number): void {
+    if (this.next[id] !== -1) this.unlink(id);
+    const tick = Math.floor(this.expires[id]! / this.tickMs);
+    const head = this.sentinel + (tick % this.slots);
+    const last = this.prev[head]!;
+    this.next[last] = id;
+    this.prev[id] = last;
+    this.next[id] = head;
+    this.prev[head] = id;
+  }
+
+  cancel(id: number): void {
+    if (this.next[id] !== -1) this.unlink(id);
+  }
+
+  isScheduled(id: number): boolean {
+    return this.next[id] !== -1;
+  }
+
+  private unlink(id: number): void {
+    const p = this.prev[id]!;
+    const n = this.next[id]!;
+    this.next[p] = n;
+    this.prev[n] = p;
+    this.next[id] = -1;
+    this.prev[id] = -1;
+  }
+
+  /**
+   * Moves the clock to `nowMs`, calling `onExpire(id)` for every session whose
+   * expiry is at or before it (in slot order). The callback must not schedule
+   * the expired id again before returning, but may remove it from the table.
+   */
+  advance(nowMs: number, onExpire: (id: number) => void): void {
+    const nowTick = Math.floor(nowMs / this.tickMs);
+    if (this.lastTick < 0) this.lastTick = nowTick - 1;
+    if (nowTick <= this.lastTick) return;
+    const steps = Math.min(nowTick - this.lastTick, this.slots);
+    for (let k = steps - 1; k >= 0; k--) this.runSlot(nowTick - k, nowMs, onExpire);
+    this.lastTick = nowTick;
+  }
+
+  private runSlot(tick: number, nowMs: number, onExpire: (id: number) => void): void {
+    const head = this.sentinel + (tick % this.slots);
+    let n = this.next[head]!;
+    if (n === head) return;
+    // Detach the whole chain first so relinking into this slot cannot loop.
+    this.prev[this.next[head]!] = -2;
+    this.next[this.prev[head]!] = -2;
+    this.next[head] = head;
+    this.prev[head] = head;
+    while (n >= 0) {
+      const after = this.next[n]!;
+      this.next[n] = -1;
+      this.prev[n] = -1;
+      if (this.expires[n]! <= nowMs) onExpire(n);
+      else this.schedule(n);
+      n = after;
+    }
+  }
+}
