@@ -1,12 +1,14 @@
 /**
- * Test helpers for IP reassembly: frame builders, a fragmenter, a minimal
- * decoder that fills the Packet fields reassembly reads (until
- * src/wire/decode.ts lands), checksum checks, and a tiny classic pcap reader.
+ * Test helpers for IP reassembly: frame builders, a fragmenter, decoding with
+ * src/wire/decode.ts, checksum checks, and a tiny classic pcap reader.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Packet } from '../../../src/wire/packet.js';
+import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../../../src/wire/checksum.js';
+import { decodeFrame } from '../../../src/wire/decode.js';
+import { E_MALFORMED_FRAGMENT, E_TRUNCATED_TCP } from '../../../src/wire/errors.js';
+import { LINKTYPE_ETHERNET, Packet } from '../../../src/wire/packet.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const capturesDir = path.resolve(repoRoot, '../shared/captures');
@@ -31,7 +33,7 @@ export function fold(s: number): number {
   return s;
 }
 
-/** Pseudo-header sum for TCP/UDP/ICMPv6 over IPv4 or IPv6. */
+/** Pseudo-header sum for UDP over IPv4 or IPv6 (builder use). */
 function pseudo(b: Uint8Array, l3: number, v: number, proto: number, l4len: number): number {
   if (v === 4) return fold(sum16(b, l3 + 12, 8) + proto + l4len);
   return fold(sum16(b, l3 + 8, 32) + proto + (l4len >>> 16) + (l4len & 0xffff));
@@ -180,92 +182,22 @@ export function fragment(frame: Uint8Array, pieces: Piece[], id6 = 0xabcd0001): 
   });
 }
 
-// ---------------------------------------------------------------- mini decoder
+// ---------------------------------------------------------------- decoding
 
 /**
- * Fill the Packet fields reassembly reads from an Ethernet frame (VLAN tags
- * skipped). Returns false when it is not IP or is cut short.
+ * Decode an Ethernet frame with the project's decoder. Some fragments fail
+ * to decode yet leave the IP fields filled in: an L4 error of a first
+ * fragment (too short for its TCP header), or 'malformed-fragment' (zero
+ * length, beyond 65535). The device drops the latter at decode already;
+ * tests feed both to reassembly to check its own judgement. Returns false
+ * when the IP layer did not decode.
  */
-export function decodeMini(buf: Uint8Array, base: number, len: number, pkt: Packet): boolean {
-  pkt.buf = buf;
-  pkt.base = base;
-  pkt.end = base + len;
-  pkt.ethOff = base;
-  pkt.isFragment = false;
-  pkt.moreFragments = false;
-  pkt.fragOffset = 0;
-  pkt.ip6FragOff = -1;
-  pkt.ipVersion = 0;
-  let p = base + 12;
-  let et = (buf[p] << 8) | buf[p + 1];
-  while (et === 0x8100 || et === 0x88a8) {
-    p += 4;
-    et = (buf[p] << 8) | buf[p + 1];
-  }
-  const l3 = p + 2;
-  pkt.l3Off = l3;
-  pkt.etherType = et;
-  const end = base + len;
-  if (et === 0x0800) {
-    if (l3 + 20 > end) return false;
-    const ihl = (buf[l3] & 15) * 4;
-    const tl = (buf[l3 + 2] << 8) | buf[l3 + 3];
-    if (tl < ihl || l3 + tl > end) return false;
-    pkt.ipVersion = 4;
-    pkt.ipHeaderLen = ihl;
-    pkt.ipEnd = l3 + tl;
-    pkt.ipId = (buf[l3 + 4] << 8) | buf[l3 + 5];
-    const fo = (buf[l3 + 6] << 8) | buf[l3 + 7];
-    pkt.dontFragment = (fo & 0x4000) !== 0;
-    pkt.moreFragments = (fo & 0x2000) !== 0;
-    pkt.fragOffset = (fo & 0x1fff) * 8;
-    pkt.isFragment = pkt.moreFragments || pkt.fragOffset > 0;
-    pkt.l4Proto = buf[l3 + 9];
-    pkt.src[0] = pkt.src[1] = pkt.dst[0] = pkt.dst[1] = 0;
-    pkt.src[2] = pkt.dst[2] = 0xffff;
-    pkt.src[3] = word(buf, l3 + 12);
-    pkt.dst[3] = word(buf, l3 + 16);
-    pkt.l4Off = l3 + ihl;
-  } else if (et === 0x86dd) {
-    if (l3 + 40 > end) return false;
-    const pl = (buf[l3 + 4] << 8) | buf[l3 + 5];
-    if (l3 + 40 + pl > end) return false;
-    pkt.ipVersion = 6;
-    pkt.ipHeaderLen = 40;
-    pkt.ipEnd = l3 + 40 + pl;
-    for (let k = 0; k < 4; k++) {
-      pkt.src[k] = word(buf, l3 + 8 + 4 * k);
-      pkt.dst[k] = word(buf, l3 + 24 + 4 * k);
-    }
-    let nh = buf[l3 + 6];
-    let q = l3 + 40;
-    while (nh === 0 || nh === 43 || nh === 60) {
-      if (q + 8 > pkt.ipEnd) return false;
-      nh = buf[q];
-      q += (buf[q + 1] + 1) * 8;
-    }
-    if (nh === 44) {
-      if (q + 8 > pkt.ipEnd) return false;
-      pkt.ip6FragOff = q;
-      const fo = (buf[q + 2] << 8) | buf[q + 3];
-      pkt.fragOffset = fo & 0xfff8;
-      pkt.moreFragments = (fo & 1) !== 0;
-      pkt.ipId = word(buf, q + 4);
-      pkt.isFragment = true;
-      nh = buf[q];
-      q += 8;
-    }
-    pkt.l4Proto = nh;
-    pkt.l4Off = q;
-  } else {
-    return false;
-  }
-  pkt.l4Len = pkt.ipEnd - pkt.l4Off;
-  return true;
-}
-
-function word(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+export function decodeForReassembly(buf: Uint8Array, base: number, len: number, pkt: Packet): boolean {
+  const rc = decodeFrame(buf, base, len, LINKTYPE_ETHERNET, pkt);
+  return (
+    rc === 0 ||
+    (pkt.ipVersion !== 0 && (rc === E_MALFORMED_FRAGMENT || (pkt.isFragment && rc >= E_TRUNCATED_TCP)))
+  );
 }
 
 /** Decode a reassembled frame and check it: not a fragment, lengths consistent, checksums right. */
@@ -274,6 +206,7 @@ export function checkWhole(
   len: number,
 ): {
   ok: boolean;
+  error: number;
   isFragment: boolean;
   version: number;
   l4Proto: number;
@@ -282,26 +215,16 @@ export function checkWhole(
   l4ChecksumOk: boolean;
 } {
   const pkt = new Packet();
-  const ok = decodeMini(buf, 0, len, pkt);
-  const l3 = pkt.l3Off;
-  const ipChecksumOk = pkt.ipVersion !== 4 || sum16(buf, l3, pkt.ipHeaderLen) === 0xffff;
-  let l4ChecksumOk = false;
-  const p = pkt.l4Proto;
-  if (ok && (p === 17 || p === 6 || p === 58)) {
-    const s = fold(pseudo(buf, l3, pkt.ipVersion, p, pkt.l4Len) + sum16(buf, pkt.l4Off, pkt.l4Len));
-    l4ChecksumOk = s === 0xffff;
-    if (p === 17 && pkt.l4Len >= 8 && ((buf[pkt.l4Off + 4] << 8) | buf[pkt.l4Off + 5]) !== pkt.l4Len) {
-      l4ChecksumOk = false;
-    }
-  }
+  const error = decodeFrame(buf, 0, len, LINKTYPE_ETHERNET, pkt);
   return {
-    ok: ok && pkt.ipEnd === len,
+    ok: error === 0 && pkt.ipEnd === len,
+    error,
     isFragment: pkt.isFragment,
     version: pkt.ipVersion,
-    l4Proto: p,
+    l4Proto: pkt.l4Proto,
     l4Len: pkt.l4Len,
-    ipChecksumOk,
-    l4ChecksumOk,
+    ipChecksumOk: ipv4HeaderChecksumOk(pkt),
+    l4ChecksumOk: error === 0 && l4ChecksumOk(pkt),
   };
 }
 
@@ -344,13 +267,13 @@ export function readPcap(file: string): { linkType: number; records: PcapRecord[
 
 const shared = new Packet();
 
-/** Decode `frame` (must be IP) and add it. */
+/** Decode `frame` (must be an IP fragment) and add it. */
 export function feed(
   r: { add(p: Packet, len: number, now: number): number },
   frame: Uint8Array,
   now = 0,
 ): number {
-  if (!decodeMini(frame, 0, frame.length, shared)) throw new Error('fixture frame does not decode');
+  if (!decodeForReassembly(frame, 0, frame.length, shared)) throw new Error('fixture frame does not decode');
   return r.add(shared, frame.length, now);
 }
 
