@@ -326,7 +326,7 @@ describe.skipIf(!enabled)('TapPort (root, /dev/net/tun, netns)', () => {
       "    s.sendto(b'burst-%d' % i, ('10.77.0.1', 9000))",
     ].join('\n');
     // spawnSync keeps our event loop busy while the namespace sends, so the
-    // frames wait in the TAP's queue (500 deep) and are read as a batch.
+    // frames wait in the TAP's queue (txqueuelen, 1000 by default) and are read as a batch.
     const r = spawnSync('ip', ['netns', 'exec', NS, PY, '-c', script], { encoding: 'utf8', timeout: 10000 });
     expect(r.status).toBe(0);
     const burst = () => received.slice(since).filter((x) => isUdpTo(x.frame, DEV_IP, 9000));
