@@ -35,8 +35,18 @@ import {
 import { decodeTcp } from './tcp.js';
 import { decodeUdp } from './udp.js';
 
-/** Resets every decoded field of `p` (not buf/base/end/linkType, which the caller sets next). */
+/**
+ * Resets every decoded field of `p` (not buf/base/end/linkType, which the
+ * caller sets next). Protocol groups are cleared only when the previous decode
+ * (still visible in p.l4Proto / p.etherType) could have set them.
+ */
 export function resetPacket(p: Packet): void {
+  const prevProto = p.l4Proto;
+  if (p.etherType === ETH_ARP) {
+    p.arpOp = 0;
+    p.arpSpa = 0;
+    p.arpTpa = 0;
+  }
   p.error = 0;
   p.errorOffset = 0;
   p.ethOff = -1;
@@ -45,9 +55,6 @@ export function resetPacket(p: Packet): void {
   p.vlanOuter = 0;
   p.vlanInner = 0;
   p.l3Off = 0;
-  p.arpOp = 0;
-  p.arpSpa = 0;
-  p.arpTpa = 0;
   p.ipVersion = 0;
   p.ipHeaderLen = 0;
   p.ipEnd = 0;
@@ -66,48 +73,52 @@ export function resetPacket(p: Packet): void {
   p.l4Len = 0;
   p.srcPort = 0;
   p.dstPort = 0;
-  p.tcpFlags = 0;
-  p.seq = 0;
-  p.ack = 0;
-  p.window = 0;
-  p.tcpHeaderLen = 0;
-  p.mss = 0;
-  p.wscale = -1;
-  p.sackPermitted = false;
-  p.hasTimestamps = false;
-  p.tsVal = 0;
-  p.tsEcr = 0;
-  p.hasSack = false;
-  p.sackMaxRight = 0;
   p.payloadOff = 0;
   p.payloadLen = 0;
-  p.icmpType = 0;
-  p.icmpCode = 0;
-  p.icmpId = 0;
-  p.icmpSeq = 0;
-  if (p.icmpIsError || p.innerIpVersion !== 0) {
-    p.icmpIsError = false;
-    p.innerL3Off = 0;
-    p.innerIpVersion = 0;
-    p.innerL4Proto = 0;
-    p.innerL4Off = 0;
-    clearAddr(p.innerSrc);
-    clearAddr(p.innerDst);
-    p.innerSrcPort = 0;
-    p.innerDstPort = 0;
-    p.innerIcmpId = 0;
-    p.innerIcmpType = 0;
+  if (prevProto === PROTO_TCP) {
+    p.tcpFlags = 0;
+    p.seq = 0;
+    p.ack = 0;
+    p.window = 0;
+    p.tcpHeaderLen = 0;
+    p.mss = 0;
+    p.wscale = -1;
+    p.sackPermitted = false;
+    p.hasTimestamps = false;
+    p.tsVal = 0;
+    p.tsEcr = 0;
+    p.hasSack = false;
+    p.sackMaxRight = 0;
+  } else if (prevProto === PROTO_ICMP || prevProto === PROTO_ICMPV6) {
+    p.icmpType = 0;
+    p.icmpCode = 0;
+    p.icmpId = 0;
+    p.icmpSeq = 0;
+    clearAddr(p.ndTarget);
+    if (p.icmpIsError) {
+      p.icmpIsError = false;
+      p.innerL3Off = 0;
+      p.innerIpVersion = 0;
+      p.innerL4Proto = 0;
+      p.innerL4Off = 0;
+      clearAddr(p.innerSrc);
+      clearAddr(p.innerDst);
+      p.innerSrcPort = 0;
+      p.innerDstPort = 0;
+      p.innerIcmpId = 0;
+      p.innerIcmpType = 0;
+    }
+  } else if (prevProto === PROTO_GRE) {
+    p.greOff = -1;
+    p.greFlags = 0;
+    p.greProto = 0;
+    p.greHasKey = false;
+    p.greKey = 0;
+    p.greHasSeq = false;
+    p.greSeq = 0;
+    p.greHasChecksum = false;
+    p.grePayloadOff = 0;
   }
-  clearAddr(p.ndTarget);
-  p.greOff = -1;
-  p.greFlags = 0;
-  p.greProto = 0;
-  p.greHasKey = false;
-  p.greKey = 0;
-  p.greHasSeq = false;
-  p.greSeq = 0;
-  p.greHasChecksum = false;
-  p.grePayloadOff = 0;
 }
 
 /** Decodes the upper layer named by p.l4Proto at p.l4Off..p.ipEnd (not for non-first fragments). */
