@@ -52,7 +52,6 @@ import {
   LO_WSCALE,
   LO_WSCALE_MASK,
   TDF_CLOSE_INIT,
-  TDF_DATA_UNACK,
   TDF_LIBERAL,
   TDF_MAXACK_SET,
   TDF_SACK_PERM,
@@ -68,152 +67,20 @@ import {
   tcpInWindow,
   tcpSegmentEnd,
 } from './tcp-window.js';
+import {
+  TCP_IGNORE,
+  TCP_INVALID_FLAGS,
+  TCP_INVALID_STATE,
+  TCP_NO_SESSION,
+  TCP_OK,
+  TCP_OUT_OF_WINDOW,
+  TCP_REOPEN,
+  type TcpConfig,
+} from './tcp-verdict.js';
 
 export { TcpStore } from './tcp-store.js';
-
-// ---- Verdicts ----
-/** Accepted: forward and refresh the session timer. */
-export const TCP_OK = 0;
-/** Accepted without a state change (conntrack's "ignore"): forward, do not refresh the timer. */
-export const TCP_IGNORE = 1;
-/** SYN reopening a closed connection: delete the session and create a new one from this packet. */
-export const TCP_REOPEN = 2;
-/** Drop reasons (names from the device's closed list). */
-export const TCP_INVALID_FLAGS = 3;
-export const TCP_OUT_OF_WINDOW = 4;
-export const TCP_INVALID_STATE = 5;
-export const TCP_NO_SESSION = 6;
-
-export type TcpVerdictName =
-  'ok' | 'ignore' | 'reopen' | 'invalid-tcp-flags' | 'out-of-window' | 'invalid-tcp-state' | 'no-session';
-export const TCP_VERDICT_NAMES: readonly TcpVerdictName[] = [
-  'ok',
-  'ignore',
-  'reopen',
-  'invalid-tcp-flags',
-  'out-of-window',
-  'invalid-tcp-state',
-  'no-session',
-];
-export function tcpVerdictName(code: number): TcpVerdictName {
-  return TCP_VERDICT_NAMES[code] ?? 'ok';
-}
-/** True for the codes that mean "drop the packet" (a reason name from the closed list). */
-export function tcpIsDrop(code: number): boolean {
-  return code >= TCP_INVALID_FLAGS;
-}
-
-// ---- Configuration ----
-export interface TcpConfig {
-  /** conntrack's nf_conntrack_tcp_be_liberal: window failures do not drop (windows still update). */
-  liberal: boolean;
-  /** conntrack's nf_conntrack_tcp_loose: pick up connections mid-stream (default true). */
-  loose: boolean;
-  /** Retransmissions of the same segment before the shorter RETRANS timeout applies (default 3, max 15). */
-  maxRetrans?: number;
-  /** conntrack's nf_conntrack_tcp_ignore_invalid_rst: accept RSTs below the peer's highest ack. */
-  ignoreInvalidRst?: boolean;
-  /**
-   * Treat lower-bound window failures (old retransmitted data, overly delayed
-   * ACKs) as out-of-window drops, as conntrack did before Linux 5.19. Default:
-   * let them through without a state change, as current conntrack does.
-   */
-  strictLowerBound?: boolean;
-}
-export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = { liberal: false, loose: true, maxRetrans: 3 };
-
-// ---- Timeouts (seconds; keys as the shared Timeouts['tcp'] of timeouts.ts) ----
-export interface TcpTimeouts {
-  synSent: number;
-  synRecv: number;
-  established: number;
-  finWait: number;
-  closeWait: number;
-  lastAck: number;
-  timeWait: number;
-  close: number;
-  synSent2: number;
-  /** After maxRetrans retransmissions, or a zero window (conntrack's RETRANS, 300). */
-  retrans?: number;
-  /** While data is unacknowledged, or a picked-up connection has no reply yet (conntrack's UNACK, 300). */
-  unack?: number;
-}
-export const DEFAULT_TCP_TIMEOUTS: Readonly<TcpTimeouts> = {
-  synSent: 120,
-  synRecv: 60,
-  established: 432000,
-  finWait: 120,
-  closeWait: 60,
-  lastAck: 30,
-  timeWait: 120,
-  close: 10,
-  synSent2: 120,
-  retrans: 300,
-  unack: 300,
-};
-
-/** The plain timeout (seconds) of a state. */
-export function tcpStateTimeout(t: TcpTimeouts, state: number): number {
-  switch (state) {
-    case TCP_STATE_SYN_RECV:
-      return t.synRecv;
-    case TCP_STATE_ESTABLISHED:
-      return t.established;
-    case TCP_STATE_FIN_WAIT:
-      return t.finWait;
-    case TCP_STATE_CLOSE_WAIT:
-      return t.closeWait;
-    case TCP_STATE_LAST_ACK:
-      return t.lastAck;
-    case TCP_STATE_TIME_WAIT:
-      return t.timeWait;
-    case TCP_STATE_CLOSE:
-      return t.close;
-    case TCP_STATE_SYN_SENT2:
-      return t.synSent2;
-    default:
-      return t.synSent; // SYN_SENT (and NONE, as conntrack's UNSPEC)
-  }
-}
-
-/**
- * The timeout (ms) to arm after the last TCP_OK packet, chosen as conntrack
- * does: RETRANS after too many retransmissions; CLOSE after a RST; UNACK while
- * data is unacknowledged; RETRANS after a zero window; else the state's own.
- * Before any reply: 0 (expire now) after a RST, and at most UNACK for a
- * picked-up ESTABLISHED connection. A shorter state timeout always wins over
- * RETRANS/UNACK.
- */
-export function tcpTimeoutMs(store: TcpStore, id: number, timeouts: TcpTimeouts): number {
-  const state = store.state[id];
-  const c = store.cflags[id];
-  const base = tcpStateTimeout(timeouts, state);
-  const retrans = timeouts.retrans ?? 300;
-  const unack = timeouts.unack ?? 300;
-  let t = base;
-  if ((c & CF_RETRANS_HIT) !== 0 && base > retrans) t = retrans;
-  else if ((c & CF_LAST_RST) !== 0) t = timeouts.close;
-  else if (((store.tdFlags[id * 2] | store.tdFlags[id * 2 + 1]) & TDF_DATA_UNACK) !== 0 && base > unack)
-    t = unack;
-  else if ((c & CF_LASTWIN0) !== 0 && base > retrans) t = retrans;
-  if ((c & CF_NOREPLY) !== 0) {
-    // "If only reply is a RST" / RST before any reply: the connection is gone.
-    if ((c & CF_LAST_RST) !== 0) return 0;
-    if (state === TCP_STATE_ESTABLISHED && t > unack) t = unack;
-  }
-  return t * 1000;
-}
-
-/** conntrack's ASSURED: a reply was seen and the connection then reached (or stayed in) ESTABLISHED. */
-export function tcpIsAssured(store: TcpStore, id: number): boolean {
-  return (store.cflags[id] & CF_ASSURED) !== 0;
-}
-export function tcpSeenReply(store: TcpStore, id: number): boolean {
-  return (store.cflags[id] & CF_SEEN_REPLY) !== 0;
-}
-export function tcpState(store: TcpStore, id: number): number {
-  return store.state[id];
-}
+export * from './tcp-verdict.js';
+export * from './tcp-timeouts.js';
 
 // ---- Session creation ----
 /**
