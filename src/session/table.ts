@@ -140,7 +140,8 @@ export class SessionTable {
       const a = id * 4 + dir * 2;
       return v4 && this.addr[a] === src[3] && this.addr[a + 1] === dst[3];
     }
-    if (v4) return false;
+    // The slab holds all four words, so an IPv4-mapped query (one side of a
+    // mixed-family, NAT64-style session) compares exactly like an IPv6 one.
     const b = this.addr[id * 4]! * 16 + dir * 8;
     const w = this.v6;
     return (
