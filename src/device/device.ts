@@ -172,7 +172,8 @@ export class Device {
         if (tr) tr.note('session', `hit #${this.session} dir ${e & 1}`);
         return this.drop(r);
       } else {
-        this.outPort = this.sessionPort[e]!;
+        // An ICMP error travels against the packet it quotes: it leaves by the other direction's port.
+        this.outPort = this.sessionPort[kind === K_RELATED ? e ^ 1 : e]!;
         if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
         return V_FORWARDED;
       }

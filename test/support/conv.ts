@@ -36,7 +36,13 @@ export class TcpConv {
     this.sseq = isn * 7 + 12345;
   }
 
-  private push(t: number, fromClient: boolean, flags: number, data = 0, opts: Partial<FrameSpec['tcp']> = {}): Uint8Array {
+  private push(
+    t: number,
+    fromClient: boolean,
+    flags: number,
+    data = 0,
+    opts: Partial<FrameSpec['tcp']> = {},
+  ): Uint8Array {
     const [src, dst, sp, dp] = fromClient
       ? [this.client, this.server, this.cport, this.sport]
       : [this.server, this.client, this.sport, this.cport];
@@ -97,7 +103,14 @@ export class TcpConv {
   }
 }
 
-export function udpFrame(src: string, sport: number, dst: string, dport: number, bytes = 32, vlans?: number[]): Uint8Array {
+export function udpFrame(
+  src: string,
+  sport: number,
+  dst: string,
+  dport: number,
+  bytes = 32,
+  vlans?: number[],
+): Uint8Array {
   return buildFrame({
     srcMac: CLIENT_MAC,
     dstMac: SERVER_MAC,
@@ -121,9 +134,21 @@ export function echoFrame(src: string, dst: string, id: number, seq: number, rep
 }
 
 /** An ICMPv4 error (type/code) from `from` quoting the IP packet inside `quoted` (an Ethernet frame). */
-export function icmpErrorFrame(from: string, to: string, type: number, code: number, quoted: Uint8Array): Uint8Array {
+export function icmpErrorFrame(
+  from: string,
+  to: string,
+  type: number,
+  code: number,
+  quoted: Uint8Array,
+): Uint8Array {
   const ip = quoted.subarray(14, Math.min(quoted.length, 14 + 28 + 32));
-  return buildFrame({ srcMac: SERVER_MAC, dstMac: CLIENT_MAC, ipv4: { src: from, dst: to }, icmp: { type, code }, payload: ip });
+  return buildFrame({
+    srcMac: SERVER_MAC,
+    dstMac: CLIENT_MAC,
+    ipv4: { src: from, dst: to },
+    icmp: { type, code },
+    payload: ip,
+  });
 }
 
 /** Sorts frames by time (stable) — conversations built separately interleave into one capture. */
@@ -132,7 +157,13 @@ export function timeline(...parts: TimedFrame[][]): TimedFrame[] {
 }
 
 /** Splits an IPv4 UDP datagram (an Ethernet frame from udpFrame) into IPv4 fragments of `chunk` payload bytes. */
-export function fragmentV4(frame: Uint8Array, src: string, dst: string, id: number, chunk = 64): Uint8Array[] {
+export function fragmentV4(
+  frame: Uint8Array,
+  src: string,
+  dst: string,
+  id: number,
+  chunk = 64,
+): Uint8Array[] {
   const ihl = (frame[14]! & 0x0f) * 4;
   const payload = frame.subarray(14 + ihl);
   const out: Uint8Array[] = [];

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { listSessions } from '../../../src/session/list.js';
+import { echoFrame, fragmentV4, icmpErrorFrame, TcpConv, udpFrame } from '../../support/conv.js';
+import { at, config, run } from '../../support/run.js';
+
+describe('stateful firewall (default policy)', () => {
+  it('lets an inside-initiated TCP exchange through both ways and ends in TIME_WAIT', () => {
+    const c = new TcpConv('10.0.1.2', 40000, '93.184.216.34', 80).fullExchange(1);
+    const r = run(c.frames);
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(new Array(10).fill('forwarded'));
+    expect(new Set(r.outcomes.map((o) => o.session))).toEqual(new Set([1]));
+    expect(r.outcomes[0]!.port).toBe('outside');
+    expect(r.outcomes[1]!.port).toBe('inside');
+    const s = listSessions(r.dev.ct, 2000);
+    expect(s).toHaveLength(1);
+    expect(s[0]!.state).toBe('TIME_WAIT');
+    expect(s[0]!.assured).toBe(true);
+    expect(r.sent).toHaveLength(10);
+    expect(r.sent[0]!.frame).toEqual(c.frames[0]!.frame);
+  });
+
+  it('drops an unsolicited inbound SYN as policy-deny and creates no session', () => {
+    const c = new TcpConv('203.0.113.9', 51000, '10.0.1.2', 22);
+    c.syn(1);
+    const r = run(c.frames);
+    expect(r.outcomes[0]).toMatchObject({ verdict: 'dropped', reason: 'policy-deny', session: 0 });
+    expect(r.dev.ct.table.count).toBe(0);
+  });
+
+  it('allows inbound when a rule says so, and rejects by rule', () => {
+    const cfg = config(`
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+policy:
+  default: drop
+  rules:
+    - { from: outside, to: inside, proto: tcp, dport: 443, dst: 10.0.1.2/32, action: accept }
+    - { from: outside, to: inside, proto: tcp, dport: 1-1023, action: reject }
+    - { from: inside, action: accept }
+`);
+    const ok = new TcpConv('203.0.113.9', 51000, '10.0.1.2', 443);
+    ok.syn(1);
+    ok.synAck(1.1);
+    const rejected = new TcpConv('203.0.113.9', 51001, '10.0.1.2', 22);
+    rejected.syn(2);
+    const other = new TcpConv('203.0.113.9', 51002, '10.0.1.2', 8080);
+    other.syn(3);
+    const r = run([...ok.frames, ...rejected.frames, ...other.frames], cfg);
+    expect(r.outcomes.map((o) => `${o.verdict} ${o.reason}`.trim())).toEqual([
+      'forwarded',
+      'forwarded',
+      'dropped policy-reject',
+      'dropped policy-deny',
+    ]);
+    expect(Array.from(r.dev.policy.hits)).toEqual([1, 1, 0, 1]);
+  });
+
+  it('treats an ICMP port unreachable as RELATED to its UDP session, and drops one that quotes none', () => {
+    const probe = udpFrame('10.0.1.4', 40000, '198.51.100.7', 33434);
+    const stray = udpFrame('10.0.1.4', 40001, '198.51.100.7', 33435);
+    const r = run([
+      at(1, probe),
+      at(1.01, icmpErrorFrame('198.51.100.7', '10.0.1.4', 3, 3, probe)),
+      at(1.02, icmpErrorFrame('198.51.100.7', '10.0.1.4', 3, 3, stray)),
+    ]);
+    expect(r.outcomes[1]).toMatchObject({ verdict: 'forwarded', session: 1, port: 'inside' });
+    expect(r.outcomes[2]).toMatchObject({ verdict: 'dropped', reason: 'no-session' });
+  });
+
+  it('drops an out-of-window RST and keeps the session; an in-window RST closes it', () => {
+    const c = new TcpConv('10.0.1.5', 50022, '192.0.2.22', 22);
+    c.syn(1);
+    c.synAck(1.01);
+    c.ack(1.02);
+    c.data(1.03, true, 40);
+    c.rst(1.04, false, 0x40000000);
+    c.data(1.05, false, 10);
+    c.rst(1.06, true);
+    const r = run(c.frames);
+    expect(r.outcomes[4]).toMatchObject({ verdict: 'dropped', reason: 'out-of-window', session: 1 });
+    expect(r.outcomes[5]!.verdict).toBe('forwarded');
+    expect(r.outcomes[6]!.verdict).toBe('forwarded');
+    expect(listSessions(r.dev.ct, 1100)[0]!.state).toBe('CLOSE');
+  });
+
+  it('expires idle sessions in capture time: a reply after the UDP timeout is a new (denied) packet', () => {
+    const out = udpFrame('10.0.1.6', 5060, '192.0.2.50', 5060);
+    const back = udpFrame('192.0.2.50', 5060, '10.0.1.6', 5060);
+    const early = run([at(0, out), at(29.9, back)]);
+    expect(early.outcomes[1]!.verdict).toBe('forwarded');
+    const late = run([at(0, out), at(30.1, back)]);
+    expect(late.outcomes[1]).toMatchObject({ verdict: 'dropped', reason: 'policy-deny' });
+    expect(late.dev.ct.stats.expired).toBe(1);
+  });
+
+  it('an idle TCP session past its timeout: mid-stream data is no-session when loose pickup is off', () => {
+    const yaml = (loose: boolean) => `
+sessions:
+  tcp: { loose: ${loose} }
+  timeouts: { tcp: { established: 5 } }
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+policy: { rules: [ { from: inside, action: accept } ] }
+`;
+    const mk = () => {
+      const c = new TcpConv('10.0.1.2', 40000, '192.0.2.80', 9000);
+      c.syn(0);
+      c.synAck(0.01);
+      c.ack(0.02);
+      c.data(3, true, 10); // within 5 s: refreshes
+      c.data(11, true, 10); // 8 s of silence: the session is gone
+      c.data(11.01, false, 10);
+      return c.frames;
+    };
+    const strict = run(mk(), config(yaml(false)));
+    expect(strict.outcomes[3]!.verdict).toBe('forwarded');
+    expect(strict.outcomes[4]).toMatchObject({ verdict: 'dropped', reason: 'no-session' });
+    expect(strict.outcomes[5]).toMatchObject({ verdict: 'dropped', reason: 'no-session' });
+    const loose = run(mk(), config(yaml(true)));
+    expect(loose.outcomes[4]).toMatchObject({ verdict: 'forwarded', session: 2 });
+    expect(loose.outcomes[5]).toMatchObject({ verdict: 'forwarded', session: 2 });
+  });
+
+  it('ping: echo request creates a session, the reply matches it, an unsolicited reply is no-session', () => {
+    const r = run([
+      at(0, echoFrame('10.0.1.3', '1.1.1.1', 7, 1)),
+      at(0.01, echoFrame('1.1.1.1', '10.0.1.3', 7, 1, true)),
+      at(0.02, echoFrame('1.1.1.1', '10.0.1.3', 8, 1, true)),
+    ]);
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(['forwarded', 'forwarded', 'dropped']);
+    expect(r.outcomes[2]!.reason).toBe('no-session');
+  });
+
+  it('reassembles fragments before tracking and forwards the original fragments', () => {
+    const big = udpFrame('10.0.1.7', 7000, '192.0.2.70', 7000, 1200);
+    const frags = fragmentV4(big, '10.0.1.7', '192.0.2.70', 0x4242, 400);
+    const r = run(frags.map((f, i) => at(i * 0.001, f)));
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(['held', 'held', 'held', 'forwarded']);
+    expect(r.sent.map((s) => s.frame)).toEqual(frags);
+    expect(r.dev.ct.table.count).toBe(1);
+  });
+
+  it('fragments from outside do not sneak past the policy', () => {
+    const big = udpFrame('203.0.113.5', 7000, '10.0.1.7', 7000, 1200);
+    const frags = fragmentV4(big, '203.0.113.5', '10.0.1.7', 0x99, 400);
+    const r = run(frags.map((f, i) => at(i * 0.001, f)));
+    expect(r.outcomes.at(-1)).toMatchObject({ verdict: 'dropped', reason: 'policy-deny' });
+    expect(r.sent).toHaveLength(0);
+  });
+});
