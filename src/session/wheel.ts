@@ -10,6 +10,8 @@ export class TimerWheel {
   private readonly next: Int32Array;
   private readonly prev: Int32Array;
   private readonly sentinel: number;
+  /** List head of sessions scheduled for a tick the wheel has already run (see `schedule`). */
+  private readonly due: number;
   private lastTick = -1;
 
   constructor(
@@ -18,12 +20,12 @@ export class TimerWheel {
     private readonly slots = 4096,
     private readonly tickMs = 100,
   ) {
-    const nodes = capacity + slots;
+    const nodes = capacity + slots + 1;
     this.next = new Int32Array(nodes).fill(-1);
     this.prev = new Int32Array(nodes).fill(-1);
     this.sentinel = capacity;
-    for (let s = 0; s < slots; s++) {
-      const n = capacity + s;
+    this.due = capacity + slots;
+    for (let n = capacity; n < nodes; n++) {
       this.next[n] = n;
       this.prev[n] = n;
     }
@@ -34,11 +36,16 @@ export class TimerWheel {
     return (this.next.byteLength + this.prev.byteLength) / this.capacity;
   }
 
-  /** (Re)schedules `id` for the expiry now in `expires[id]`. */
+  /**
+   * (Re)schedules `id` for the expiry now in `expires[id]`. An expiry in a
+   * tick the wheel has already run (now, mid-tick, or in the past) goes on the
+   * short `due` list that every `advance` checks; otherwise its slot would not
+   * come round again for a whole rotation.
+   */
   schedule(id: number): void {
     if (this.next[id] !== -1) this.unlink(id);
     const tick = Math.floor(this.expires[id]! / this.tickMs);
-    const head = this.sentinel + (tick % this.slots);
+    const head = tick <= this.lastTick ? this.due : this.sentinel + (tick % this.slots);
     const last = this.prev[head]!;
     this.next[last] = id;
     this.prev[id] = last;
@@ -70,15 +77,21 @@ export class TimerWheel {
    */
   advance(nowMs: number, onExpire: (id: number) => void): void {
     const nowTick = Math.floor(nowMs / this.tickMs);
-    if (this.lastTick < 0) this.lastTick = nowTick - 1;
-    if (nowTick <= this.lastTick) return;
-    const steps = Math.min(nowTick - this.lastTick, this.slots);
-    for (let k = steps - 1; k >= 0; k--) this.runSlot(nowTick - k, nowMs, onExpire);
+    if (nowTick < this.lastTick) return;
+    // The first advance visits every slot once: sessions may have been
+    // scheduled before it, for any tick.
+    const first =
+      this.lastTick < 0 ? nowTick - this.slots + 1 : Math.max(this.lastTick + 1, nowTick - this.slots + 1);
+    // Set first, so a session found not yet due within nowTick goes on the due list.
     this.lastTick = nowTick;
+    this.runList(this.due, nowMs, onExpire);
+    for (let t = first; t <= nowTick; t++) {
+      const s = t % this.slots;
+      this.runList(this.sentinel + (s < 0 ? s + this.slots : s), nowMs, onExpire);
+    }
   }
 
-  private runSlot(tick: number, nowMs: number, onExpire: (id: number) => void): void {
-    const head = this.sentinel + (tick % this.slots);
+  private runList(head: number, nowMs: number, onExpire: (id: number) => void): void {
     let n = this.next[head]!;
     if (n === head) return;
     // Detach the whole chain first so relinking into this slot cannot loop.
