@@ -27,12 +27,18 @@
  *
  * Memory: everything is allocated in the constructor: per-slot and
  * per-fragment typed arrays (maxDatagrams × maxFragmentsPerDatagram records),
- * an open-addressing hash table, a BlockPool of floor(maxBytes / 256) blocks
- * holding the fragment frames, and two output buffers. Nothing is allocated
- * per fragment.
+ * an open-addressing hash table (reassembly-table.ts), and one arena holding
+ * a BlockPool of floor(maxBytes / 256) blocks for the held fragment frames
+ * (charged by the block, so stats.heldBytes <= maxBytes always holds) plus
+ * the two output buffers `fragBuf` and `datagram`, of 65535 + 256 ×
+ * maxFragmentsPerDatagram bytes each: one datagram may hold at most that many
+ * frame bytes ('frag-oversize' beyond). Nothing is allocated per fragment:
+ * frames are copied in with a loop, and moved inside the arena with
+ * copyWithin.
+ */
  */
 import type { Packet } from '../wire/packet.js';
-import { BlockPool } from './reassembly-pool.js';
+import { BlockPool, copyIn } from './reassembly-pool.js';
 import { FragTable } from './reassembly-table.js';
 import { checkFirstFragment, finishIpv4, finishIpv6 } from './reassembly-ip.js';
 import {
@@ -76,6 +82,10 @@ export class Reassembler {
   private readonly pool: BlockPool;
   /** Most frame bytes one datagram may hold: 65535 of payload plus HDR_BUDGET per fragment. */
   private readonly frameBudget: number;
+  /** One buffer: pool blocks, then fragBuf at fragBase, then datagram at dgBase. */
+  private readonly arena: Uint8Array;
+  private readonly fragBase: number;
+  private readonly dgBase: number;
   private readonly maxFrags: number;
   private readonly minFrag: number;
 
@@ -98,11 +108,14 @@ export class Reassembler {
     const F = c.maxFragmentsPerDatagram;
     this.maxFrags = F;
     this.minFrag = c.minFragmentSize;
-    this.pool = new BlockPool(c.maxBytes, BLOCK);
+    const blocks = Math.floor(c.maxBytes / BLOCK);
     this.frameBudget = 65535 + F * HDR_BUDGET;
-
-    this.datagram = new Uint8Array(this.frameBudget);
-    this.fragBuf = new Uint8Array(this.frameBudget);
+    this.fragBase = blocks * BLOCK;
+    this.dgBase = this.fragBase + this.frameBudget;
+    this.arena = new Uint8Array(this.dgBase + this.frameBudget);
+    this.pool = new BlockPool(this.arena, blocks, BLOCK);
+    this.fragBuf = this.arena.subarray(this.fragBase, this.dgBase);
+    this.datagram = this.arena.subarray(this.dgBase);
     this.fragOff = new Int32Array(F);
     this.fragLen = new Int32Array(F);
 
@@ -261,11 +274,11 @@ export class Reassembler {
     const b = s * F;
     const n = t.sCount[s];
     const pool = this.pool;
-    const fragBuf = this.fragBuf;
+    const fragBase = this.fragBase;
     let p = 0;
     for (let j = 0; j < n; j++) {
       const fl = t.fFrame[b + j];
-      pool.read(t.fBlock[b + j], 0, fl, fragBuf, p);
+      pool.read(t.fBlock[b + j], 0, fl, fragBase + p);
       this.fragOff[j] = p;
       this.fragLen[j] = fl;
       p += fl;
@@ -274,38 +287,40 @@ export class Reassembler {
     const hdr = t.sHdr[s];
     const l3 = t.sL3[s];
     const total = t.sTotal[s];
-    const fb = this.fragOff[first];
-    const d = this.datagram;
-    d.set(fragBuf.subarray(fb, fb + hdr), 0);
+    const fb = fragBase + this.fragOff[first];
+    const a = this.arena;
+    const dg = this.dgBase;
+    a.copyWithin(dg, fb, fb + hdr);
     for (let j = 0; j < n; j++) {
-      const src = this.fragOff[j] + t.fPay[b + j];
-      d.set(fragBuf.subarray(src, src + t.fLen[b + j]), hdr + t.fOff[b + j]);
+      const from = fragBase + this.fragOff[j] + t.fPay[b + j];
+      a.copyWithin(dg + hdr + t.fOff[b + j], from, from + t.fLen[b + j]);
     }
     const ipv6 = t.sVP[s] >>> 8 === 6;
     this.fragCount = n;
     this.release(s);
-    return this.finish(ipv6, l3, hdr, fragBuf[fb + hdr], total);
+    return this.finish(ipv6, l3, hdr, a[fb + hdr], total);
   }
 
   /** An offset-0, last fragment: a datagram on its own (RFC 6946). */
   private atomic(pkt: Packet, frameLen: number, payStart: number, len: number): number {
-    if (frameLen > this.fragBuf.length) return this.refuse(FRAG_OVERSIZE);
+    if (frameLen > this.frameBudget) return this.refuse(FRAG_OVERSIZE);
     const base = pkt.base;
-    const fragBuf = this.fragBuf;
-    fragBuf.set(pkt.buf.subarray(base, base + frameLen), 0);
+    const a = this.arena;
+    const fb = this.fragBase;
+    const dg = this.dgBase;
+    copyIn(pkt.buf, base, a, fb, frameLen);
     this.fragOff[0] = 0;
     this.fragLen[0] = frameLen;
     this.fragCount = 1;
     const ipv6 = pkt.ipVersion === 6;
     const hdr = (ipv6 ? pkt.ip6FragOff : payStart) - base;
-    const p = payStart - base;
-    this.datagram.set(fragBuf.subarray(0, hdr), 0);
-    this.datagram.set(fragBuf.subarray(p, p + len), hdr);
+    const p = fb + payStart - base;
+    a.copyWithin(dg, fb, fb + hdr);
+    a.copyWithin(dg + hdr, p, p + len);
     this.stats.atomic++;
-    return this.finish(ipv6, pkt.l3Off - base, hdr, fragBuf[hdr], len);
+    return this.finish(ipv6, pkt.l3Off - base, hdr, a[fb + hdr], len);
   }
 
-  /** Fix the IP header of `datagram` (header bytes [0, hdr), payload of `total` after it). */
   /**
    * Fix the IP header of `datagram` (header bytes [0, hdr), `total` payload
    * bytes after it). The first fragment's header decides the final length, so
