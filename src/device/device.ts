@@ -24,6 +24,7 @@ import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
 import { ETH_ARP, LINKTYPE_ETHERNET, Packet } from '../wire/packet.js';
 import { PortTable } from './ports.js';
+import { Responder } from './respond.js';
 import type { Tracer } from './trace.js';
 import { DeviceStats, V_DROPPED, V_FORWARDED, V_HELD } from './verdict.js';
 
@@ -45,6 +46,7 @@ export class Device {
   readonly stats: DeviceStats;
   /** Egress port per session direction [2 * id + dir]. */
   readonly sessionPort: Uint8Array;
+  readonly responder: Responder;
   tracer: Tracer | null = null;
 
   /** The last frame's result. */
@@ -73,6 +75,13 @@ export class Device {
     });
     this.stats = new DeviceStats(REASONS.length, this.ports.count);
     this.sessionPort = new Uint8Array(cfg.conntrack.maxSessions * 2);
+    this.responder = new Responder(cfg.conntrack.maxSessions, cfg.resetOnExpiry, (port, buf, off, len) =>
+      this.emit(port, buf, off, len),
+    );
+    if (cfg.resetOnExpiry) {
+      this.ct.onExpire = (id) =>
+        this.responder.resetOnExpiry(this.ct, id, this.sessionPort[id * 2]!, this.sessionPort[id * 2 + 1]!);
+    }
   }
 
   /** Moves the device clock: expires sessions and stale fragments due by then. */
@@ -185,11 +194,16 @@ export class Device {
     const outPort = this.ports.egress(p.dst);
     const act = this.policy.evaluate(this.ports.zone[inPort]!, this.ports.zone[outPort]!, p);
     if (tr) tr.policy(this, inPort, outPort, act);
-    if (act !== ACT_ACCEPT) return this.drop(act === ACT_REJECT ? R_POLICY_REJECT : R_POLICY_DENY);
+    if (act === ACT_REJECT) {
+      this.responder.reject(p, inPort);
+      return this.drop(R_POLICY_REJECT);
+    }
+    if (act !== ACT_ACCEPT) return this.drop(R_POLICY_DENY);
     const id = ct.create(p, this.now, len);
     if (id < 0) return this.drop(-id);
     this.sessionPort[id * 2] = outPort;
     this.sessionPort[id * 2 + 1] = inPort;
+    this.responder.remember(id, p);
     this.session = ct.table.serial[id]!;
     this.outPort = outPort;
     if (tr) tr.created(ct, id);

@@ -82,7 +82,9 @@ export function replay(opts: ReplayOptions): ReplayResult {
 
   // Final TCP states of sessions that ended during the replay.
   const endedTcpStates = new Map<string, number>();
+  const devExpire = dev.ct.onExpire;
   dev.ct.onExpire = (id) => {
+    if (devExpire) devExpire(id);
     if ((dev.ct.table.zoneProto[id]! & 0xff) !== PROTO_TCP) return;
     const s = tcpStateName(dev.ct.tcp.state[id]!);
     endedTcpStates.set(s, (endedTcpStates.get(s) ?? 0) + 1);

@@ -150,3 +150,74 @@ policy: { rules: [ { from: inside, action: accept } ] }
     expect(r.sent).toHaveLength(0);
   });
 });
+
+describe('device-generated packets', () => {
+  it('reject answers a TCP SYN with a RST and a UDP datagram with ICMP port unreachable, on the ingress port', async () => {
+    const { decodeFrame } = await import('../../../src/wire/decode.js');
+    const { Packet } = await import('../../../src/wire/packet.js');
+    const { l4ChecksumOk, ipv4HeaderChecksumOk } = await import('../../../src/wire/checksum.js');
+    const cfg = config(`
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+policy:
+  rules:
+    - { from: outside, proto: tcp, action: reject }
+    - { from: outside, proto: udp, action: reject }
+`);
+    const c = new TcpConv('203.0.113.9', 51000, '10.0.1.2', 23, 4242);
+    c.syn(1);
+    const r = run([...c.frames, at(2, udpFrame('203.0.113.9', 5000, '10.0.1.2', 161))], cfg);
+    expect(r.outcomes.map((o) => o.reason)).toEqual(['policy-reject', 'policy-reject']);
+    expect(r.sent).toHaveLength(2);
+    const p = new Packet();
+    expect(decodeFrame(r.sent[0]!.frame, 0, r.sent[0]!.frame.length, 1, p)).toBe(0);
+    expect(r.dev.ports.names[r.sent[0]!.port]).toBe('outside');
+    expect(p.tcpFlags).toBe(0x14); // RST+ACK
+    expect(p.ack).toBe(4243);
+    expect([p.srcPort, p.dstPort]).toEqual([23, 51000]);
+    expect(l4ChecksumOk(p) && ipv4HeaderChecksumOk(p)).toBe(true);
+    expect(decodeFrame(r.sent[1]!.frame, 0, r.sent[1]!.frame.length, 1, p)).toBe(0);
+    expect([p.icmpType, p.icmpCode, p.innerDstPort]).toEqual([3, 3, 161]);
+    expect(l4ChecksumOk(p)).toBe(true);
+  });
+
+  it('reset-on-expiry sends a RST with the expected sequence number to each end of an idle TCP session', async () => {
+    const { decodeFrame } = await import('../../../src/wire/decode.js');
+    const { Packet } = await import('../../../src/wire/packet.js');
+    const yaml = (on: boolean) => `
+sessions:
+  reset-on-expiry: ${on}
+  timeouts: { tcp: { established: 5 } }
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+policy: { rules: [ { from: inside, action: accept } ] }
+`;
+    const mk = () => {
+      const c = new TcpConv('10.0.1.2', 40000, '192.0.2.80', 9000, 100);
+      c.syn(0);
+      c.synAck(0.01);
+      c.ack(0.02);
+      c.data(0.03, true, 10);
+      c.ack(0.04, false);
+      return { c, frames: [...c.frames, at(9, udpFrame('10.0.1.9', 1, '192.0.2.1', 2))] };
+    };
+    const off = run(mk().frames, config(yaml(false)));
+    expect(off.sent).toHaveLength(6);
+    const { c, frames } = mk();
+    const on = run(frames, config(yaml(true)));
+    expect(on.dev.ct.stats.expired).toBe(1);
+    const resets = on.sent.slice(5, 7);
+    expect(resets).toHaveLength(2);
+    const p = new Packet();
+    const seen = resets.map((s) => {
+      expect(decodeFrame(s.frame, 0, s.frame.length, 1, p)).toBe(0);
+      return { port: on.dev.ports.names[s.port], dst: p.dstPort, seq: p.seq, flags: p.tcpFlags };
+    });
+    expect(seen).toEqual([
+      { port: 'outside', dst: 9000, seq: c.cseq, flags: 0x14 },
+      { port: 'inside', dst: 40000, seq: c.sseq, flags: 0x14 },
+    ]);
+  });
+});
