@@ -36,7 +36,6 @@
  * frames are copied in with a loop, and moved inside the arena with
  * copyWithin.
  */
- */
 import type { Packet } from '../wire/packet.js';
 import { BlockPool, copyIn } from './reassembly-pool.js';
 import { FragTable } from './reassembly-table.js';
