@@ -130,30 +130,47 @@ export function evenPieces(total: number, size: number): Piece[] {
 
 /** Fragmentable length (IPv4: after the header; IPv6: after the unfragmentable part). */
 export function fragmentableLen(frame: Uint8Array): number {
-  const { l3, v, unfrag } = layout(frame);
-  if (v === 4) return ((frame[l3 + 2] << 8) | frame[l3 + 3]) - 20;
-  return ((frame[l3 + 4] << 8) | frame[l3 + 5]) - (unfrag - 40);
+  const { l3, v, hdrEnd } = layout(frame);
+  const ipEnd =
+    v === 4 ? l3 + ((frame[l3 + 2] << 8) | frame[l3 + 3]) : l3 + 40 + ((frame[l3 + 4] << 8) | frame[l3 + 5]);
+  return ipEnd - hdrEnd;
 }
 
-function layout(frame: Uint8Array): { l3: number; v: number; unfrag: number } {
-  const l3 = frame[12] === 0x81 ? 18 : 14;
+/**
+ * Where the unfragmentable part of a whole IP datagram frame ends: after the
+ * IPv4 header (options are copied into every fragment), or after the IPv6
+ * Hop-by-Hop / Routing / Destination Options headers at the front; nhPos is
+ * the next-header byte that will name the Fragment header.
+ */
+function layout(frame: Uint8Array): { l3: number; v: number; hdrEnd: number; nhPos: number } {
+  const pkt = new Packet();
+  decodeFrame(frame, 0, frame.length, LINKTYPE_ETHERNET, pkt);
+  const l3 = pkt.l3Off;
   const v = frame[l3] >>> 4;
-  const unfrag = v === 6 && frame[l3 + 6] === 60 ? 48 : 40;
-  return { l3, v, unfrag };
+  if (v === 4) return { l3, v, hdrEnd: l3 + (frame[l3] & 15) * 4, nhPos: -1 };
+  let nhPos = l3 + 6;
+  let q = l3 + 40;
+  while (frame[nhPos] === 0 || frame[nhPos] === 43 || frame[nhPos] === 60) {
+    nhPos = q;
+    q += (frame[q + 1] + 1) * 8;
+  }
+  return { l3, v, hdrEnd: q, nhPos };
 }
 
 /** Make the fragment frames of a whole datagram frame. IPv6 Fragment id = `id6`. */
 export function fragment(frame: Uint8Array, pieces: Piece[], id6 = 0xabcd0001): Uint8Array[] {
-  const { l3, v, unfrag } = layout(frame);
-  const data = frame.subarray(l3 + (v === 4 ? 20 : unfrag));
+  const { l3, v, hdrEnd, nhPos } = layout(frame);
+  const data = frame.subarray(hdrEnd, hdrEnd + fragmentableLen(frame));
   return pieces.map((p) => {
-    const part = data.slice(p.off, p.off + p.len);
+    const part = new Uint8Array(p.len);
+    part.set(data.subarray(p.off, p.off + p.len));
     if (p.xor !== undefined) for (let i = 0; i < part.length; i++) part[i] ^= p.xor;
     if (v === 4) {
-      const f = new Uint8Array(l3 + 20 + p.len);
-      f.set(frame.subarray(0, l3 + 20), 0);
-      f.set(part, l3 + 20);
-      const tl = 20 + p.len;
+      const ihl = hdrEnd - l3;
+      const f = new Uint8Array(hdrEnd + p.len);
+      f.set(frame.subarray(0, hdrEnd), 0);
+      f.set(part, hdrEnd);
+      const tl = ihl + p.len;
       f[l3 + 2] = tl >>> 8;
       f[l3 + 3] = tl & 0xff;
       const fo = (p.off >>> 3) | (p.mf ? 0x2000 : 0) | (frame[l3 + 6] & 0x40 ? 0x4000 : 0);
@@ -161,17 +178,16 @@ export function fragment(frame: Uint8Array, pieces: Piece[], id6 = 0xabcd0001): 
       f[l3 + 7] = fo & 0xff;
       f[l3 + 10] = 0;
       f[l3 + 11] = 0;
-      const c = ~sum16(f, l3, 20) & 0xffff;
+      const c = ~sum16(f, l3, ihl) & 0xffff;
       f[l3 + 10] = c >>> 8;
       f[l3 + 11] = c & 0xff;
       return f;
     }
-    const fh = l3 + unfrag;
+    const fh = hdrEnd;
     const f = new Uint8Array(fh + 8 + p.len);
     f.set(frame.subarray(0, fh), 0);
-    const nh = unfrag === 40 ? frame[l3 + 6] : frame[l3 + 40];
-    if (unfrag === 40) f[l3 + 6] = 44;
-    else f[l3 + 40] = 44;
+    const nh = frame[nhPos];
+    f[nhPos] = 44;
     const fo = p.off | (p.mf ? 1 : 0);
     f.set([nh, 0, fo >>> 8, fo & 0xff, id6 >>> 24, (id6 >>> 16) & 0xff, (id6 >>> 8) & 0xff, id6 & 0xff], fh);
     f.set(part, fh + 8);
