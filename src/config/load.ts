@@ -81,7 +81,12 @@ function normalise(
     return { line: p.line, col: p.col };
   };
   const problem = (path: (string | number)[], message: string): void => {
-    issues.push({ ...lineOf(path), path: path.join('.'), message });
+    // Same path form as the schema's issues: keys joined by dots, list indexes in brackets.
+    const text = path.reduce<string>(
+      (s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k),
+      '',
+    );
+    issues.push({ ...lineOf(path), path: text, message });
   };
 
   const ct = defaultConntrackConfig();
