@@ -153,7 +153,8 @@ function normalise(
 
   const pol = raw.policy ?? {};
   const rules: RuleConfig[] = ((pol.rules ?? []) as Plain[]).map((r, i) => ({
-    name: r.name ?? `rule-${i + 1}`,
+    // The schema lets a number through as a rule name (name: 42); RuleConfig.name is a string.
+    name: r.name === undefined ? `rule-${i + 1}` : String(r.name),
     from: zoneId(['policy', 'rules', i, 'from'], r.from),
     to: zoneId(['policy', 'rules', i, 'to'], r.to),
     src: r.src === undefined ? null : prefixes(r.src),
