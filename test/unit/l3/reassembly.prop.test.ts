@@ -1,8 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FRAG_COMPLETE, FRAG_HELD, FRAG_OVERLAP, Reassembler } from '../../../src/l3/reassembly.js';
+import {
+  FRAG_COMPLETE,
+  FRAG_HELD,
+  FRAG_OVERLAP,
+  Reassembler,
+  fragDropName,
+} from '../../../src/l3/reassembly.js';
 import {
   buildDatagram,
+  bytes,
   checkWhole,
   feed,
   fragment,
@@ -110,6 +117,64 @@ describe('reassembly properties', () => {
           expect(fresh.stats.dropped['frag-overlap']).toBeGreaterThanOrEqual(1);
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('reassembly under arbitrary fragment streams', () => {
+  const frag = fc.record({
+    v: fc.constantFrom(4 as const, 6 as const),
+    key: fc.integer({ min: 0, max: 5 }),
+    off: fc.integer({ min: 0, max: 30 }),
+    len: fc.integer({ min: 1, max: 240 }),
+    mf: fc.boolean(),
+    dt: fc.integer({ min: 0, max: 3000 }),
+  });
+
+  it('never breaks its bounds, and every frame fed is accounted for', () => {
+    fc.assert(
+      fc.property(fc.array(frag, { minLength: 1, maxLength: 80 }), (stream) => {
+        const r = new Reassembler({
+          maxDatagrams: 4,
+          maxBytes: 4096,
+          maxFragmentsPerDatagram: 6,
+          timeoutMs: 10000,
+        });
+        let now = 0;
+        let passed = 0;
+        let fed = 0;
+        for (const { v, key, off, len, mf, dt } of stream) {
+          now += dt;
+          if (v === 4 && off === 0 && !mf) continue; // not an IPv4 fragment: never fed
+          fed++;
+          const whole = buildDatagram({ v, id: key, payload: bytes(400, key + 1) });
+          const [f] = fragment(whole, [{ off: off * 8, len, mf }], key);
+          const code = feed(r, f, now);
+          expect(fragDropName(code)).toMatch(/^frag-/);
+          if (code === FRAG_COMPLETE) {
+            passed += r.fragCount;
+            const d = r.datagram;
+            const n = r.datagramLen;
+            if (v === 4) {
+              expect((d[16] << 8) | d[17]).toBe(n - 14);
+              expect(d[20] & 0x3f).toBe(0);
+              expect(d[21]).toBe(0);
+            } else {
+              expect((d[18] << 8) | d[19]).toBe(n - 54);
+              expect(d[20]).toBe(17);
+            }
+            expect(checkWhole(d, n)).toMatchObject({ isFragment: false, ipChecksumOk: true });
+          }
+          const s = r.stats;
+          expect(s.heldBytes).toBeLessThanOrEqual(r.capacityBytes);
+          expect(r.capacityBytes).toBeLessThanOrEqual(4096);
+          expect(s.held).toBeLessThanOrEqual(4);
+          expect(s.heldFragments + s.droppedFragments + passed).toBe(fed);
+        }
+        r.expire(now + 10000);
+        expect(r.stats).toMatchObject({ held: 0, heldFragments: 0, heldBytes: 0 });
+      }),
       { numRuns: 300 },
     );
   });
