@@ -47,7 +47,18 @@ describe('parseAddress', () => {
 
   it('refuses what is not an address', () => {
     const out = new Uint32Array(4);
-    for (const bad of ['', '10.0.0', '10.0.0.256', '1.2.3.4.5', ':::', '1::2::3', '12345::', 'g::1', 'x']) {
+    for (const bad of [
+      '',
+      '10.0.0',
+      '10.0.0.256',
+      '1.2.3.4.5',
+      ':::',
+      '1::2::3',
+      '12345::',
+      'g::1',
+      'x',
+      'fe80::1%eth0',
+    ]) {
       expect(parseAddress(bad, out), bad).toBe(false);
     }
   });
@@ -160,7 +171,7 @@ describe('formatAddress (RFC 5952)', () => {
   it('prints IPv4-mapped addresses as a dotted quad', () => {
     expect(fmt('10.0.0.1')).toBe('10.0.0.1');
     expect(fmt('::ffff:192.0.2.128')).toBe('192.0.2.128');
-    expect(formatAddress([0, 0, 0xffff, 0xffffffff])).toBe('255.255.255.255');
+    expect(formatAddress(Uint32Array.from([0, 0, 0xffff, 0xffffffff]))).toBe('255.255.255.255');
   });
 });
 
