@@ -2,8 +2,10 @@
  * `sh`: IPVS source hashing. A fixed table of 256 buckets is filled by walking
  * the members in index order, giving each real `weight` consecutive buckets and
  * starting over from the first real until all 256 are filled (IPVS's
- * reassign). As in IPVS, weights are bucket counts: when they sum past 256 the
- * last reals get fewer buckets, or none.
+ * reassign). Weights are bucket counts, as in IPVS. Deviation: when weights
+ * sum past 256, IPVS gives the last reals fewer buckets or none; here each
+ * weight is scaled to max(1, floor(w * 256 / sum)) first, so every real keeps a
+ * share roughly in proportion to its weight.
  *
  * The bucket of a client is a multiplicative (golden-ratio) hash of its
  * address, IPVS's hash_32 of the address folded to 32 bits (IPv4: the address;
@@ -18,6 +20,9 @@
  *   not move; a client whose bucket holds a down real probes the following
  *   buckets (linearly, wrapping) and takes the first available real. When the
  *   real comes back up its clients return to it.
+ * - Should no bucket hold an available real (more than 256 reals, the ones
+ *   with buckets all down), the pool is scanned from a hashed start, so `pick`
+ *   returns -1 only when no real at all is available.
  */
 import type { RealPool } from './pool.js';
 import type { Scheduler } from './schedulers.js';
@@ -39,6 +44,7 @@ export class ShScheduler implements Scheduler {
   readonly table = new Int32Array(SH_TABLE_SIZE).fill(-1);
   private built = -1;
   private filledFor = '';
+  private share = new Uint32Array(0);
 
   constructor(private readonly pool: RealPool) {
     this.rebuild();
@@ -54,10 +60,18 @@ export class ShScheduler implements Scheduler {
     if (key === this.filledFor) return;
     this.filledFor = key;
     const t = this.table;
+    if (this.share.length < pool.slots) this.share = new Uint32Array(pool.capacity);
+    const share = this.share;
+    let sum = 0;
+    for (let i = 0; i < pool.slots; i++) sum += pool.isMember(i) ? pool.weight[i]! : 0;
+    for (let i = 0; i < pool.slots; i++) {
+      const w = pool.isMember(i) ? pool.weight[i]! : 0;
+      share[i] = sum <= SH_TABLE_SIZE || w === 0 ? w : Math.max(1, Math.floor((w * SH_TABLE_SIZE) / sum));
+    }
     let r = -1;
     let given = 0;
     for (let b = 0; b < SH_TABLE_SIZE; b++) {
-      if (r < 0 || given >= pool.weight[r]!) {
+      if (r < 0 || given >= share[r]!) {
         r = this.nextReal(r);
         given = 0;
         if (r < 0) {
@@ -80,6 +94,8 @@ export class ShScheduler implements Scheduler {
       if (r < 0) return -1;
       if (pool.available(r)) return r;
     }
+    const n = pool.slots;
+    for (let k = 0, i = h % n; k < n; k++, i = i + 1 >= n ? 0 : i + 1) if (pool.available(i)) return i;
     return -1;
   }
 

@@ -9,10 +9,10 @@ export function ip(a: number, b: number, c: number, d: number): Uint32Array {
   return v4(((a << 24) | (b << 16) | (c << 8) | d) >>> 0);
 }
 
-/** Pool of reals 10.0.2.(11+i):8080 with the given weights. */
+/** Pool of reals 10.0.2.(11+i):8080 (carrying into the third byte past 255) with the given weights. */
 export function poolOf(weights: number[], up?: boolean[]): RealPool {
   const p = new RealPool(4);
-  weights.forEach((w, i) => p.add(ip(10, 0, 2, 11 + i), 8080, w, up ? up[i]! : true));
+  weights.forEach((w, i) => p.add(v4(0x0a00020b + i), 8080, w, up ? up[i]! : true));
   return p;
 }
 

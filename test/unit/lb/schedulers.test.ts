@@ -127,6 +127,18 @@ describe('sh', () => {
     expect(counts).toEqual([43, 86, 0, 127]); // 42 cycles of 6, then 0,1,1,3
   });
 
+  it('scales weights summing past 256 so that every real keeps buckets (IPVS would starve the last)', () => {
+    const count = (w: number[]): number[] => {
+      const c = new Array<number>(w.length).fill(0);
+      for (const r of new ShScheduler(poolOf(w)).table) c[r]!++;
+      return c;
+    };
+    expect(count([200, 200])).toEqual([128, 128]);
+    expect(count([1000, 1, 3000])).toEqual([64, 1, 191]);
+    const p = poolOf([256, 1], [false, true]);
+    expect(createScheduler('sh', p).pick(C, 1)).toBe(1);
+  });
+
   it('is stable per source (ignores the port) and spreads sources', () => {
     const p = poolOf([1, 1, 1, 1]);
     const s = createScheduler('sh', p);
