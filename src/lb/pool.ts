@@ -21,7 +21,8 @@
 export const MAX_WEIGHT = 65535;
 
 const FREE = 0;
-const MEMBER = 1;
+/** `state[i]` of a member (0 = free slot, 2 = retired: removed, connections remain). */
+export const MEMBER = 1;
 const RETIRED = 2;
 
 export interface RealSpec {

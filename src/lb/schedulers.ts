@@ -23,7 +23,7 @@
  */
 import { MaglevScheduler, maglevSizeProblem, MAGLEV_DEFAULT_SIZE } from './maglev.js';
 import { gcd } from './hash.js';
-import type { RealPool } from './pool.js';
+import { MEMBER, type RealPool } from './pool.js';
 import { ShScheduler } from './sh.js';
 
 export type SchedulerName = 'rr' | 'wrr' | 'lc' | 'wlc' | 'sh' | 'mh';
@@ -161,12 +161,12 @@ export class LeastConn implements Scheduler {
   rebuild(): void {}
 
   pick(_srcAddr: Uint32Array, _srcPort: number): number {
-    const pool = this.pool;
+    const { slots, state, weight, up, activeConns, inactiveConns } = this.pool;
     let best = -1;
     let bestOh = 0;
-    for (let i = 0; i < pool.slots; i++) {
-      if (!pool.available(i)) continue;
-      const oh = pool.activeConns[i]! * 256 + pool.inactiveConns[i]!;
+    for (let i = 0; i < slots; i++) {
+      if (state[i] !== MEMBER || weight[i] === 0 || up[i] === 0) continue;
+      const oh = activeConns[i]! * 256 + inactiveConns[i]!;
       if (best < 0 || oh < bestOh) {
         best = i;
         bestOh = oh;
@@ -184,14 +184,14 @@ export class WeightedLeastConn implements Scheduler {
   rebuild(): void {}
 
   pick(_srcAddr: Uint32Array, _srcPort: number): number {
-    const pool = this.pool;
+    const { slots, state, weight, up, activeConns, inactiveConns } = this.pool;
     let best = -1;
     let bestOh = 0;
     let bestW = 0;
-    for (let i = 0; i < pool.slots; i++) {
-      if (!pool.available(i)) continue;
-      const oh = pool.activeConns[i]! * 256 + pool.inactiveConns[i]!;
-      const w = pool.weight[i]!;
+    for (let i = 0; i < slots; i++) {
+      const w = weight[i]!;
+      if (state[i] !== MEMBER || w === 0 || up[i] === 0) continue;
+      const oh = activeConns[i]! * 256 + inactiveConns[i]!;
       // oh/w < bestOh/bestW  <=>  bestOh*w > oh*bestW (weights > 0)
       if (best < 0 || bestOh * w > oh * bestW) {
         best = i;
