@@ -52,8 +52,12 @@ export class SessionTable {
   private v6: Uint32Array;
   private v6Free: Int32Array;
   private v6Top = 0;
-  private readonly index: Int32Array;
-  private readonly slots: number;
+  private index: Int32Array;
+  private slots: number;
+  /** The index grows (by doubling) up to this many slots, so a lightly used table stays in cache. */
+  private readonly maxSlots: number;
+  /** One past the highest session id ever used (ids are handed out lowest first). */
+  private highWater = 0;
   private readonly free: Int32Array;
   private freeTop: number;
   private nextSerial = 1;
@@ -75,7 +79,8 @@ export class SessionTable {
     this.bytes = new Uint32Array(capacity * 2);
     this.real = new Uint16Array(capacity);
     // Two entries per session at a load factor of at most 3/4.
-    this.slots = Math.ceil((capacity * 2 * 4) / 3) + 1;
+    this.maxSlots = Math.ceil((capacity * 2 * 4) / 3) + 1;
+    this.slots = Math.min(this.maxSlots, 4096);
     this.index = new Int32Array(this.slots).fill(EMPTY);
     this.free = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.free[i] = capacity - 1 - i;
@@ -89,7 +94,8 @@ export class SessionTable {
 
   /** Bytes of typed-array memory per session slot (index included). */
   bytesPerSession(): number {
-    let total = this.index.byteLength + this.free.byteLength + this.v6.byteLength + this.v6Free.byteLength;
+    // The index at its full size: what a full table costs.
+    let total = this.maxSlots * 4 + this.free.byteLength + this.v6.byteLength + this.v6Free.byteLength;
     for (const a of [
       this.zoneProto,
       this.flags,
@@ -174,7 +180,9 @@ export class SessionTable {
     if (this.freeTop === 0) return -1;
     if (this.lookup(zoneProto, oSrc, oDst, oPorts) >= 0) return -2;
     if (this.lookup(zoneProto, rSrc, rDst, rPorts) >= 0) return -2;
+    if ((this.count + 1) * 2 * 4 > this.slots * 3 && this.slots < this.maxSlots) this.grow();
     const id = this.free[--this.freeTop]!;
+    if (id >= this.highWater) this.highWater = id + 1;
     const v4 = isV4Mapped(oSrc, 0) && isV4Mapped(oDst, 0) && isV4Mapped(rSrc, 0) && isV4Mapped(rDst, 0);
     this.zoneProto[id] = zoneProto;
     this.flags[id] = v4 ? F_USED : F_USED | F_V6;
@@ -263,6 +271,17 @@ export class SessionTable {
     out[1] = this.v6[b + 1]!;
     out[2] = this.v6[b + 2]!;
     out[3] = this.v6[b + 3]!;
+  }
+
+  /** Doubles the index (up to maxSlots) and re-places every live session. Rare; allocates. */
+  private grow(): void {
+    this.slots = Math.min(this.maxSlots, this.slots * 2);
+    this.index = new Int32Array(this.slots).fill(EMPTY);
+    for (let id = 0; id < this.highWater; id++) {
+      if ((this.flags[id]! & F_USED) === 0) continue;
+      this.place(id << 1);
+      this.place((id << 1) | 1);
+    }
   }
 
   private v6Alloc(): number {
