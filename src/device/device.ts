@@ -95,9 +95,18 @@ export class Device {
   /**
    * Processes one frame that arrived at `nowMs` (capture interface `iface`,
    * -1 when none). Returns the verdict; `reason`, `session` and `outPort`
-   * describe it.
+   * describe it. `wireLen`: the frame's length on the wire when a capture's
+   * snaplen cut it to `len` (see decodeFrame); sessions count wire bytes.
    */
-  process(buf: Uint8Array, off: number, len: number, linkType: number, iface: number, nowMs: number): number {
+  process(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    linkType: number,
+    iface: number,
+    nowMs: number,
+    wireLen = len,
+  ): number {
     if (nowMs > this.now) this.advance(nowMs);
     const st = this.stats;
     st.packetsIn++;
@@ -107,7 +116,7 @@ export class Device {
     const p = this.pkt;
     const tr = this.tracer;
     if (tr) tr.begin(st.packetsIn, nowMs, iface);
-    const err = decodeFrame(buf, off, len, linkType, p);
+    const err = decodeFrame(buf, off, len, linkType, p, wireLen);
     if (tr) tr.decoded(p);
     if (err !== 0) return this.drop(err);
     if (p.ipVersion === 0) {
@@ -119,7 +128,7 @@ export class Device {
       return this.drop(R_NON_IP);
     }
     if (p.isFragment) return this.fragment(p, len, iface, linkType);
-    return this.inspect(p, buf, off, len, iface);
+    return this.inspect(p, buf, off, len, iface, wireLen > len ? wireLen : len);
   }
 
   /** A fragment: held until its datagram is whole, then judged as the datagram. */
@@ -147,8 +156,15 @@ export class Device {
   }
 
   /** A whole (non-fragment) IP packet. */
-  private inspect(p: Packet, buf: Uint8Array, off: number, len: number, iface: number): number {
-    const v = this.judge(p, len, iface);
+  private inspect(
+    p: Packet,
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    iface: number,
+    wireLen: number,
+  ): number {
+    const v = this.judge(p, wireLen, iface);
     if (v !== V_FORWARDED) return v;
     this.emit(this.outPort, buf, off, len);
     return this.end(V_FORWARDED, 0);

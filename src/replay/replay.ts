@@ -100,7 +100,15 @@ export function replay(opts: ReplayOptions): ReplayResult {
       sink.tsSec = batch.tsSec[i]!;
       sink.tsNsec = batch.tsNsec[i]!;
       const iface = batch.ifIndex[i]!;
-      const v = dev.process(batch.buf, batch.off[i]!, batch.caplen[i]!, batch.linkType[i]!, iface, now);
+      const v = dev.process(
+        batch.buf,
+        batch.off[i]!,
+        batch.caplen[i]!,
+        batch.linkType[i]!,
+        iface,
+        now,
+        batch.origlen[i]!,
+      );
       if (now > lastNow) lastNow = now;
       if (verdicts) {
         while (verdictIfaces <= iface) {

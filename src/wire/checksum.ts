@@ -68,10 +68,12 @@ export function ipv4HeaderChecksumOk(p: Packet): boolean {
 
 /**
  * True when the upper-layer checksum of a decoded packet is right, or cannot
- * be checked (fragments, unknown protocols, a UDP/IPv4 zero checksum, GRE without C).
+ * be checked (fragments, unknown protocols, a UDP/IPv4 zero checksum, GRE
+ * without C, a snapped frame whose datagram was not wholly captured).
  */
 export function l4ChecksumOk(p: Packet): boolean {
   if (p.isFragment || p.error !== 0) return true;
+  if (p.snapped && p.ipEnd > p.capEnd) return true;
   const proto = p.l4Proto;
   const b = p.buf;
   const len = p.l4Len;
@@ -168,7 +170,11 @@ export function fillL4Checksum(
   buf[off + f + 1] = ck;
 }
 
-/** Recomputes the IPv4 header checksum and the upper-layer checksum of a decoded, unfragmented packet. */
+/**
+ * Recomputes the IPv4 header checksum and the upper-layer checksum of a
+ * decoded, unfragmented packet (the latter not for a snapped frame whose
+ * datagram was not wholly captured: the bytes to sum are missing).
+ */
 export function fillChecksums(p: Packet): void {
   const b = p.buf;
   if (p.ipVersion === 4) {
@@ -179,6 +185,7 @@ export function fillChecksums(p: Packet): void {
     b[p.l3Off + 11] = ck;
   }
   if (p.isFragment || p.ipVersion === 0) return;
+  if (p.snapped && p.ipEnd > p.capEnd) return;
   const proto = p.l4Proto;
   const len = proto === PROTO_UDP ? rd16(b, p.l4Off + 4) : p.l4Len;
   const pseudo =

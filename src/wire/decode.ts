@@ -4,6 +4,25 @@
  *
  * Offsets stored in the Packet are absolute indices into `buf`; only
  * `errorOffset` is relative to `base`.
+ *
+ * Snapped frames (a capture record whose caplen is below its original length,
+ * passed as decodeFrame's `wireLen`): every length-consistency check (IPv4
+ * total length, IPv6 payload length and extension headers, UDP length, TCP
+ * data offset, ICMP, GRE) is made against the lengths on the wire, so a frame
+ * that was valid on the wire decodes with error 0; every byte READ stays
+ * below the captured end (p.capEnd). What must be captured: the link header,
+ * the IP header with its options / extension headers up to the upper layer,
+ * and of the upper layer the bytes the session key needs: 16 of TCP (ports,
+ * seq, ack, data offset, flags, window), 8 of UDP, 8 of ICMP/ICMPv6 (24 for
+ * ND NS/NA), the quoted IP header and 8 bytes of its upper layer for ICMP
+ * errors, and the GRE header with its optional words. Missing any of those
+ * gives the same truncated-* error as a short frame (truncated-icmp for a
+ * cut ICMP error quote). TCP options cut by the snaplen: the options wholly
+ * captured are decoded, the rest are ignored (no error). ipEnd, l4Len and
+ * payloadLen are the lengths on the wire (so sequence tracking sees the true
+ * segment length) and may reach past capEnd. A snapped frame whose wire
+ * length runs more than SNAP_TRAILER_MAX (ipv4.ts) bytes past its IP datagram
+ * is refused (bad-ipv4-length / malformed-ipv6): the claimed length is not credible.
  */
 import { decodeArp } from './arp.js';
 import { clearAddr } from './bytes.js';
@@ -49,6 +68,8 @@ export function resetPacket(p: Packet): void {
   }
   p.error = 0;
   p.errorOffset = 0;
+  p.capEnd = 0;
+  p.snapped = false;
   p.ethOff = -1;
   p.etherType = 0;
   p.vlanCount = 0;
@@ -121,22 +142,26 @@ export function resetPacket(p: Packet): void {
   }
 }
 
-/** Decodes the upper layer named by p.l4Proto at p.l4Off..p.ipEnd (not for non-first fragments). */
+/**
+ * Decodes the upper layer named by p.l4Proto at p.l4Off..p.ipEnd (not for
+ * non-first fragments); bytes are read only below min(ipEnd, capEnd).
+ */
 function decodeL4(buf: Uint8Array, p: Packet): number {
   if (p.fragOffset !== 0) return 0;
   const off = p.l4Off;
   const end = p.ipEnd;
+  const cap = p.capEnd < end ? p.capEnd : end;
   switch (p.l4Proto) {
     case PROTO_TCP:
-      return decodeTcp(buf, off, end, p);
+      return decodeTcp(buf, off, end, p, cap);
     case PROTO_UDP:
-      return decodeUdp(buf, off, end, p);
+      return decodeUdp(buf, off, end, p, cap);
     case PROTO_ICMP:
-      return p.ipVersion === 4 ? decodeIcmp(buf, off, end, p) : 0;
+      return p.ipVersion === 4 ? decodeIcmp(buf, off, end, p, cap) : 0;
     case PROTO_ICMPV6:
-      return p.ipVersion === 6 ? decodeIcmpv6(buf, off, end, p) : 0;
+      return p.ipVersion === 6 ? decodeIcmpv6(buf, off, end, p, cap) : 0;
     case PROTO_GRE:
-      return decodeGre(buf, off, end, p);
+      return decodeGre(buf, off, end, p, cap);
     default:
       p.payloadOff = off;
       p.payloadLen = end - off;
@@ -144,31 +169,35 @@ function decodeL4(buf: Uint8Array, p: Packet): number {
   }
 }
 
-/** Decodes an IP packet (v4 or v6 by its version nibble) at `off` with no reset: the body of decodeIp. */
+/**
+ * Decodes an IP packet (v4 or v6 by its version nibble) at `off` with no
+ * reset: the body of decodeIp. `end` is the end on the wire; bytes exist up to p.capEnd.
+ */
 function ipBody(buf: Uint8Array, off: number, end: number, p: Packet): number {
   p.l3Off = off;
-  if (off >= end) return fail(p, E_TRUNCATED_IPV4, off);
+  if (off >= p.capEnd) return fail(p, E_TRUNCATED_IPV4, off);
   const v = buf[off]! >> 4;
   let rc: number;
   if (v === 4) {
     p.etherType = ETH_IPV4;
-    rc = decodeIpv4(buf, off, end, p);
+    rc = decodeIpv4(buf, off, end, p, p.capEnd);
   } else if (v === 6) {
     p.etherType = ETH_IPV6;
-    rc = decodeIpv6(buf, off, end, p);
+    rc = decodeIpv6(buf, off, end, p, p.capEnd);
   } else {
     return fail(p, E_MALFORMED_IPV4, off);
   }
   return rc !== 0 ? rc : decodeL4(buf, p);
 }
 
+/** L3 at `off`: `end` is the frame's end on the wire; bytes exist up to p.capEnd. */
 function l3(buf: Uint8Array, off: number, end: number, p: Packet): number {
   p.l3Off = off;
   const t = p.etherType;
   let rc: number;
-  if (t === ETH_IPV4) rc = decodeIpv4(buf, off, end, p);
-  else if (t === ETH_IPV6) rc = decodeIpv6(buf, off, end, p);
-  else if (t === ETH_ARP) return decodeArp(buf, off, end, p);
+  if (t === ETH_IPV4) rc = decodeIpv4(buf, off, end, p, p.capEnd);
+  else if (t === ETH_IPV6) rc = decodeIpv6(buf, off, end, p, p.capEnd);
+  else if (t === ETH_ARP) return decodeArp(buf, off, p.capEnd, p);
   else return 0;
   return rc !== 0 ? rc : decodeL4(buf, p);
 }
@@ -176,6 +205,11 @@ function l3(buf: Uint8Array, off: number, end: number, p: Packet): number {
 /**
  * Decodes the frame buf[base, base+len) of the given pcap link type into
  * `out`. Returns the error code (0 = ok), also stored in out.error.
+ *
+ * `wireLen` is the frame's length on the wire (a capture record's original
+ * length; default `len`). When it is larger than `len` the frame was cut by
+ * the snaplen: out.snapped is set, lengths are checked against the wire and
+ * reads stay below out.capEnd (see the file comment).
  */
 export function decodeFrame(
   buf: Uint8Array,
@@ -183,6 +217,7 @@ export function decodeFrame(
   len: number,
   linkType: number,
   out: Packet,
+  wireLen?: number,
 ): number {
   resetPacket(out);
   out.buf = buf;
@@ -193,6 +228,12 @@ export function decodeFrame(
   if (base > end) base = end;
   out.base = base;
   out.end = end;
+  out.capEnd = end;
+  let wend = end;
+  if (wireLen !== undefined && wireLen > len && base + wireLen > end) {
+    wend = base + wireLen;
+    out.snapped = true;
+  }
   let off: number;
   switch (linkType) {
     case LINKTYPE_ETHERNET:
@@ -206,7 +247,7 @@ export function decodeFrame(
       break;
     case LINKTYPE_RAW:
       if (base >= end) return fail(out, E_TRUNCATED_FRAME, base);
-      return ipBody(buf, base, end, out);
+      return ipBody(buf, base, wend, out);
     case LINKTYPE_IPV4:
       out.etherType = ETH_IPV4;
       off = base;
@@ -219,22 +260,33 @@ export function decodeFrame(
       return fail(out, E_UNSUPPORTED_LINKTYPE, base);
   }
   if (off < 0) return out.error;
-  return l3(buf, off, end, out);
+  return l3(buf, off, wend, out);
 }
 
 /**
  * Decodes an IP packet at buf[off, end) into `out` (reset first), e.g. the
  * payload of a GRE packet decoded into a second Packet. The version nibble
  * picks IPv4 or IPv6. out.linkType is LINKTYPE_RAW and out.base is `off`.
+ *
+ * `wireEnd` (default `end`): where the packet ended on the wire, when only
+ * [off, end) was captured, as for decodeFrame's wireLen. For the GRE payload
+ * of a snapped packet `p`: decodeIp(buf, o, min(p.ipEnd, p.capEnd), q, p.ipEnd).
  */
-export function decodeIp(buf: Uint8Array, off: number, end: number, out: Packet): number {
+export function decodeIp(buf: Uint8Array, off: number, end: number, out: Packet, wireEnd?: number): number {
   resetPacket(out);
   out.buf = buf;
   out.linkType = LINKTYPE_RAW;
   if (!(off >= 0)) off = 0;
+  const given = end;
   if (end > buf.length) end = buf.length;
   if (off > end) off = end;
   out.base = off;
   out.end = end;
-  return ipBody(buf, off, end, out);
+  out.capEnd = end;
+  let wend = end;
+  if (wireEnd !== undefined && wireEnd > given && wireEnd > end) {
+    wend = wireEnd;
+    out.snapped = true;
+  }
+  return ipBody(buf, off, wend, out);
 }

@@ -15,9 +15,14 @@ export const GRE_RESERVED_MASK = 0x4fff;
 /** GRE protocol type for transparent Ethernet bridging (an Ethernet frame inside). */
 export const GRE_PROTO_TEB = 0x6558;
 
-/** Decodes the GRE header at `off` (packet ends at `end`). The payload is not decoded: see decodeIp. */
-export function decodeGre(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + GRE_MIN_HEADER_LEN > end) return fail(p, E_TRUNCATED_GRE, off);
+/**
+ * Decodes the GRE header at `off` (packet ends at `end`). The payload is not
+ * decoded: see decodeIp. Bytes are captured up to `cap` <= end (default end;
+ * less in a snapped frame): the whole header must be captured
+ * (E_TRUNCATED_GRE), its length is checked against `end`.
+ */
+export function decodeGre(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + GRE_MIN_HEADER_LEN > cap) return fail(p, E_TRUNCATED_GRE, off);
   const flags = rd16(buf, off);
   p.greOff = off;
   p.greFlags = flags;
@@ -30,6 +35,7 @@ export function decodeGre(buf: Uint8Array, off: number, end: number, p: Packet):
     (flags & GRE_FLAG_K ? 4 : 0) +
     (flags & GRE_FLAG_S ? 4 : 0);
   if (off + len > end) return fail(p, E_MALFORMED_GRE, o);
+  if (off + len > cap) return fail(p, E_TRUNCATED_GRE, o);
   if (flags & GRE_FLAG_C) {
     p.greHasChecksum = true;
     o += 4;

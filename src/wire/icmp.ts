@@ -55,14 +55,26 @@ function quotedL4(buf: Uint8Array, o: number, avail: number, proto: number, p: P
  * Decodes the datagram quoted by an ICMP/ICMPv6 error at [q, end). The
  * quote may be cut short; only the IP header and the first 8 bytes of its
  * upper layer (or fewer, when the original datagram was that small) are required.
+ * `short` is the error for required bytes missing before `end`: E_MALFORMED_ICMP
+ * (the quote itself is short), or E_TRUNCATED_ICMP when `end` is where a snapped
+ * capture cut the message.
  */
-export function decodeQuoted(buf: Uint8Array, q: number, end: number, v6: boolean, p: Packet): number {
+export function decodeQuoted(
+  buf: Uint8Array,
+  q: number,
+  end: number,
+  v6: boolean,
+  p: Packet,
+  short = E_MALFORMED_ICMP,
+): number {
   p.innerL3Off = q;
   if (!v6) {
-    if (q + 20 > end || buf[q]! >> 4 !== 4) return fail(p, E_MALFORMED_ICMP, q);
+    if (q + 20 > end) return fail(p, short, q);
+    if (buf[q]! >> 4 !== 4) return fail(p, E_MALFORMED_ICMP, q);
     const hlen = (buf[q]! & 0x0f) << 2;
     const total = rd16(buf, q + 2);
-    if (hlen < 20 || q + hlen > end || total < hlen) return fail(p, E_MALFORMED_ICMP, q);
+    if (hlen < 20 || total < hlen) return fail(p, E_MALFORMED_ICMP, q);
+    if (q + hlen > end) return fail(p, short, q);
     p.innerIpVersion = 4;
     p.innerL4Proto = buf[q + 9]!;
     setAddr4(p.innerSrc, rd32(buf, q + 12));
@@ -70,11 +82,12 @@ export function decodeQuoted(buf: Uint8Array, q: number, end: number, v6: boolea
     if ((rd16(buf, q + 6) & 0x1fff) !== 0) return 0;
     const need = total - hlen < 8 ? total - hlen : 8;
     const avail = end - q - hlen;
-    if (avail < need) return fail(p, E_MALFORMED_ICMP, q + hlen);
+    if (avail < need) return fail(p, short, q + hlen);
     quotedL4(buf, q + hlen, avail, p.innerL4Proto, p);
     return 0;
   }
-  if (q + 40 > end || buf[q]! >> 4 !== 6) return fail(p, E_MALFORMED_ICMP, q);
+  if (q + 40 > end) return fail(p, short, q);
+  if (buf[q]! >> 4 !== 6) return fail(p, E_MALFORMED_ICMP, q);
   p.innerIpVersion = 6;
   rdAddr6(buf, q + 8, p.innerSrc);
   rdAddr6(buf, q + 24, p.innerDst);
@@ -83,7 +96,8 @@ export function decodeQuoted(buf: Uint8Array, q: number, end: number, v6: boolea
   let o = q + 40;
   for (let n = 0; ; n++) {
     if (nh !== 0 && nh !== 43 && nh !== 60 && nh !== 51 && nh !== 44) break;
-    if (n >= 8 || o + 8 > end) return fail(p, E_MALFORMED_ICMP, o);
+    if (n >= 8) return fail(p, E_MALFORMED_ICMP, o);
+    if (o + 8 > end) return fail(p, short, o);
     if (nh === 44) {
       if ((rd16(buf, o + 2) & 0xfff8) !== 0) {
         p.innerL4Proto = buf[o]!;
@@ -101,14 +115,19 @@ export function decodeQuoted(buf: Uint8Array, q: number, end: number, v6: boolea
   const left = ipEnd - o;
   const need = left < 8 ? (left < 0 ? 0 : left) : 8;
   const avail = end - o;
-  if (avail < need || o > end) return fail(p, E_MALFORMED_ICMP, o);
+  if (avail < need || o > end) return fail(p, short, o);
   quotedL4(buf, o, avail, nh, p);
   return 0;
 }
 
-/** Decodes ICMPv4 at `off` (message ends at `end`). */
-export function decodeIcmp(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + ICMP_HEADER_LEN > end) return fail(p, E_TRUNCATED_ICMP, off);
+/**
+ * Decodes ICMPv4 at `off` (message ends at `end`). Bytes are captured up to
+ * `cap` <= end (default end; less in a snapped frame): the 8-byte header must
+ * be captured, and for an error the quoted IP header and 8 bytes of its upper
+ * layer (E_TRUNCATED_ICMP when the snaplen cut them). payloadLen is from `end`.
+ */
+export function decodeIcmp(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + ICMP_HEADER_LEN > cap) return fail(p, E_TRUNCATED_ICMP, off);
   const type = buf[off]!;
   p.icmpType = type;
   p.icmpCode = buf[off + ICMP_CODE]!;
@@ -119,7 +138,14 @@ export function decodeIcmp(buf: Uint8Array, off: number, end: number, p: Packet)
     p.icmpSeq = rd16(buf, off + ICMP_SEQ);
   } else if (isIcmpError(type)) {
     p.icmpIsError = true;
-    return decodeQuoted(buf, off + ICMP_QUOTE, end, false, p);
+    return decodeQuoted(
+      buf,
+      off + ICMP_QUOTE,
+      cap,
+      false,
+      p,
+      cap < end ? E_TRUNCATED_ICMP : E_MALFORMED_ICMP,
+    );
   }
   return 0;
 }

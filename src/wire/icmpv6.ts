@@ -1,6 +1,6 @@
 /** ICMPv6 (RFC 4443) and the neighbour-discovery bits the device needs (RFC 4861). */
 import { rd16, rdAddr6, wrAddr6 } from './bytes.js';
-import { E_TRUNCATED_ICMP } from './errors.js';
+import { E_MALFORMED_ICMP, E_TRUNCATED_ICMP } from './errors.js';
 import { fail } from './fail.js';
 import { decodeQuoted, emitIcmp, ICMP_HEADER_LEN, type IcmpRepr } from './icmp.js';
 import type { Packet } from './packet.js';
@@ -21,9 +21,13 @@ export function isIcmp6Error(type: number): boolean {
   return type >= 1 && type <= 4;
 }
 
-/** Decodes ICMPv6 at `off` (message ends at `end`). */
-export function decodeIcmpv6(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + ICMP_HEADER_LEN > end) return fail(p, E_TRUNCATED_ICMP, off);
+/**
+ * Decodes ICMPv6 at `off` (message ends at `end`). Bytes are captured up to
+ * `cap` <= end (default end; less in a snapped frame), as for decodeIcmp;
+ * NS/NA need their target address captured too.
+ */
+export function decodeIcmpv6(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + ICMP_HEADER_LEN > cap) return fail(p, E_TRUNCATED_ICMP, off);
   const type = buf[off]!;
   p.icmpType = type;
   p.icmpCode = buf[off + 1]!;
@@ -33,11 +37,18 @@ export function decodeIcmpv6(buf: Uint8Array, off: number, end: number, p: Packe
     p.icmpId = rd16(buf, off + 4);
     p.icmpSeq = rd16(buf, off + 6);
   } else if (type === ICMP6_NS || type === ICMP6_NA) {
-    if (off + ND_MIN_LEN > end) return fail(p, E_TRUNCATED_ICMP, off + ND_TARGET);
+    if (off + ND_MIN_LEN > cap) return fail(p, E_TRUNCATED_ICMP, off + ND_TARGET);
     rdAddr6(buf, off + ND_TARGET, p.ndTarget);
   } else if (isIcmp6Error(type)) {
     p.icmpIsError = true;
-    return decodeQuoted(buf, off + ICMP_HEADER_LEN, end, true, p);
+    return decodeQuoted(
+      buf,
+      off + ICMP_HEADER_LEN,
+      cap,
+      true,
+      p,
+      cap < end ? E_TRUNCATED_ICMP : E_MALFORMED_ICMP,
+    );
   }
   return 0;
 }

@@ -20,6 +20,15 @@ export const IPV4_FLAG_DF = 0x4000;
 export const IPV4_FLAG_MF = 0x2000;
 export const IPV4_FRAG_MASK = 0x1fff;
 export const IPV4_MAX_LEN = 65535;
+/**
+ * A snapped frame (only part of it captured) may run on the wire at most this
+ * many bytes past its IP datagram: link padding to the 60-byte Ethernet
+ * minimum, an FCS and a short vendor trailer. More, and the claimed wire
+ * length does not match the IP length: the frame is refused (bad-ipv4-length,
+ * malformed-ipv6), so a bogus original length cannot inflate byte counters.
+ * An unsnapped frame may have any amount of trailing bytes, as before.
+ */
+export const SNAP_TRAILER_MAX = 64;
 
 // ---- accessors ----
 export function ipv4Ihl(buf: Uint8Array, off: number): number {
@@ -53,16 +62,20 @@ function optionsOk(buf: Uint8Array, o: number, hdrEnd: number): boolean {
 }
 
 /**
- * Decodes the IPv4 header at `off` (bytes present up to `end`). Sets the IP
- * fields, ipEnd (trailing link padding ignored), l4Proto, l4Off, l4Len.
+ * Decodes the IPv4 header at `off` (the frame ends at `end` on the wire;
+ * bytes are captured up to `cap` <= end, default end: a snapped frame).
+ * Sets the IP fields, ipEnd (trailing link padding ignored), l4Proto, l4Off,
+ * l4Len. The header with its options must be captured; the total length is
+ * checked against `end` (and, when snapped, must reach to within
+ * SNAP_TRAILER_MAX bytes of it).
  */
-export function decodeIpv4(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + IPV4_MIN_HEADER_LEN > end) return fail(p, E_TRUNCATED_IPV4, off);
+export function decodeIpv4(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + IPV4_MIN_HEADER_LEN > cap) return fail(p, E_TRUNCATED_IPV4, off);
   const vi = buf[off]!;
   if (vi >> 4 !== 4) return fail(p, E_MALFORMED_IPV4, off);
   const hlen = (vi & 0x0f) << 2;
   if (hlen < IPV4_MIN_HEADER_LEN) return fail(p, E_MALFORMED_IPV4, off);
-  if (off + hlen > end) return fail(p, E_TRUNCATED_IPV4, off);
+  if (off + hlen > cap) return fail(p, E_TRUNCATED_IPV4, off);
   p.ipVersion = 4;
   p.ipHeaderLen = hlen;
   p.tos = buf[off + IPV4_TOS]!;
@@ -76,6 +89,8 @@ export function decodeIpv4(buf: Uint8Array, off: number, end: number, p: Packet)
   }
   const total = rd16(buf, off + IPV4_TOTAL_LEN);
   if (total < hlen || off + total > end) return fail(p, E_BAD_IPV4_LENGTH, off + IPV4_TOTAL_LEN);
+  if (cap < end && end - off - total > SNAP_TRAILER_MAX)
+    return fail(p, E_BAD_IPV4_LENGTH, off + IPV4_TOTAL_LEN);
   const ff = rd16(buf, off + IPV4_FLAGS_FRAG);
   const fragOff = (ff & IPV4_FRAG_MASK) << 3;
   p.fragOffset = fragOff;

@@ -2,6 +2,7 @@
 import { rd16, rd32, rdAddr6, wr16, wr32, wrAddr6 } from './bytes.js';
 import { E_BAD_IPV6_EXT, E_MALFORMED_FRAGMENT, E_MALFORMED_IPV6, E_TRUNCATED_IPV6 } from './errors.js';
 import { fail } from './fail.js';
+import { SNAP_TRAILER_MAX } from './ipv4.js';
 import type { Packet } from './packet.js';
 
 export const IPV6_HEADER_LEN = 40;
@@ -33,9 +34,14 @@ export function ipv6NextHeader(buf: Uint8Array, off: number): number {
  * Decodes the IPv6 header at `off` and walks its extension headers. Sets the
  * IP fields, ipEnd, fragment fields (from a Fragment header), l4Proto, l4Off,
  * l4Len. A non-first fragment stops the walk at the fragment's payload.
+ * The frame ends at `end` on the wire; bytes are captured up to `cap` <= end
+ * (default end: a snapped frame). Lengths are checked against the wire; the
+ * fixed header and every extension header walked must be captured
+ * (E_TRUNCATED_IPV6 otherwise); a snapped frame may not run more than
+ * SNAP_TRAILER_MAX bytes past the datagram (E_MALFORMED_IPV6).
  */
-export function decodeIpv6(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + IPV6_HEADER_LEN > end) return fail(p, E_TRUNCATED_IPV6, off);
+export function decodeIpv6(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + IPV6_HEADER_LEN > cap) return fail(p, E_TRUNCATED_IPV6, off);
   const w0 = rd32(buf, off);
   if (w0 >>> 28 !== 6) return fail(p, E_MALFORMED_IPV6, off);
   p.ipVersion = 6;
@@ -55,12 +61,15 @@ export function decodeIpv6(buf: Uint8Array, off: number, end: number, p: Packet)
     if (nh === EXT_HOP_BY_HOP || nh === EXT_ROUTING || nh === EXT_DEST_OPTS || nh === EXT_AH) {
       if (nh === EXT_HOP_BY_HOP && count !== 0) return fail(p, E_BAD_IPV6_EXT, o);
       if (o + 2 > ipEnd) return fail(p, E_BAD_IPV6_EXT, o);
+      if (o + 2 > cap) return fail(p, E_TRUNCATED_IPV6, o);
       hlen = nh === EXT_AH ? (buf[o + 1]! + 2) << 2 : (buf[o + 1]! + 1) << 3;
       if (o + hlen > ipEnd) return fail(p, E_BAD_IPV6_EXT, o);
+      if (o + hlen > cap) return fail(p, E_TRUNCATED_IPV6, o);
     } else if (nh === EXT_FRAGMENT) {
       if (p.ip6FragOff >= 0) return fail(p, E_BAD_IPV6_EXT, o);
       hlen = IPV6_FRAG_HEADER_LEN;
       if (o + hlen >= ipEnd) return fail(p, E_MALFORMED_FRAGMENT, o);
+      if (o + hlen > cap) return fail(p, E_TRUNCATED_IPV6, o);
       const fo = rd16(buf, o + 2);
       p.ip6FragOff = o;
       p.fragOffset = fo & 0xfff8;
@@ -80,6 +89,7 @@ export function decodeIpv6(buf: Uint8Array, off: number, end: number, p: Packet)
     nh = buf[o]!;
     o += hlen;
   }
+  if (cap < end && end - ipEnd > SNAP_TRAILER_MAX) return fail(p, E_MALFORMED_IPV6, off + IPV6_PAYLOAD_LEN);
   p.l4Proto = nh;
   p.l4Off = o;
   p.l4Len = ipEnd - o;

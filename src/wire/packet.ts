@@ -19,6 +19,17 @@ export class Packet {
   error = 0;
   /** Byte offset (from base) where decoding failed. */
   errorOffset = 0;
+  /**
+   * Offset one past the last captured byte (the same as `end` after
+   * decodeFrame/decodeIp). Byte reads of the frame must stay below it.
+   */
+  capEnd = 0;
+  /**
+   * True when the frame was cut by a capture's snaplen (decodeFrame's wireLen
+   * > len). Then ipEnd, l4Len and payloadLen are the lengths on the wire and
+   * may reach past capEnd: only the bytes before capEnd exist.
+   */
+  snapped = false;
 
   // ---- L2 ----
   /** Offset of the Ethernet header, -1 when the link type has none (raw IP, SLL). */
@@ -43,7 +54,10 @@ export class Packet {
   /** 4, 6, or 0 when not IP. */
   ipVersion = 0;
   ipHeaderLen = 0;
-  /** Offset one past the IP datagram's last byte (from total/payload length). */
+  /**
+   * Offset one past the IP datagram's last byte (from total/payload length).
+   * For a snapped frame this may be past capEnd (see `snapped`).
+   */
   ipEnd = 0;
   ttl = 0;
   tos = 0;

@@ -112,7 +112,7 @@ export function writeTcpReset(p: Packet, buf: Uint8Array, off: number): number {
 /**
  * ICMP (IPv4) or ICMPv6 error about `p`, from `from` (the device's address;
  * null: p's destination), quoting as much of p's datagram as the size limit
- * allows. `rest` fills bytes 4..7 (MTU for frag-needed / packet-too-big).
+ * allows (and, for a snapped frame, as was captured). `rest` fills bytes 4..7 (MTU for frag-needed / packet-too-big).
  */
 export function writeIcmpError(
   p: Packet,
@@ -127,7 +127,10 @@ export function writeIcmpError(
   const v4 = p.ipVersion === 4;
   const ipLen = v4 ? 20 : 40;
   const max = (v4 ? ICMP4_ERROR_MAX : ICMP6_ERROR_MAX) - ipLen - 8;
-  const avail = (p.ipEnd > 0 ? p.ipEnd : p.end) - p.l3Off;
+  let qEnd = p.ipEnd > 0 ? p.ipEnd : p.end;
+  // A snapped frame: quote only the captured bytes (the quote's lengths stay as on the wire).
+  if (p.snapped && qEnd > p.capEnd) qEnd = p.capEnd;
+  const avail = qEnd - p.l3Off;
   const quote = avail < max ? avail : max;
   const link = p.ethOff < 0 ? 0 : p.l3Off - p.ethOff;
   if (off + link + ipLen + 8 + quote > buf.length) return 0;

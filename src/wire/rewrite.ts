@@ -8,7 +8,10 @@ import { rd16, rd32, wr16, wr32 } from './bytes.js';
 import { csumUpdate16, csumUpdate32, csumUpdateAddr, udpCsumFix } from './checksum.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from './packet.js';
 
-/** Offset of the L4 checksum that covers the pseudo-header, or -1 (absent, non-first fragment, ICMPv4, header cut). */
+/**
+ * Offset of the L4 checksum that covers the pseudo-header, or -1 (absent,
+ * non-first fragment, ICMPv4, header cut, or not captured in a snapped frame).
+ */
 function pseudoCsumOff(p: Packet): number {
   if (p.fragOffset !== 0) return -1;
   let f: number;
@@ -16,7 +19,8 @@ function pseudoCsumOff(p: Packet): number {
   else if (p.l4Proto === PROTO_UDP) f = 6;
   else if (p.l4Proto === PROTO_ICMPV6 && p.ipVersion === 6) f = 2;
   else return -1;
-  return p.l4Off + f + 2 <= p.ipEnd ? p.l4Off + f : -1;
+  const lim = p.snapped && p.capEnd < p.ipEnd ? p.capEnd : p.ipEnd;
+  return p.l4Off + f + 2 <= lim ? p.l4Off + f : -1;
 }
 
 function fixL4(p: Packet, at: number, ck: number): void {

@@ -33,18 +33,25 @@ export function tcpFlags(buf: Uint8Array, off: number): number {
   return buf[off + TCP_FLAGS]!;
 }
 
-/** Walks options in [o, end); known kinds with a wrong length are skipped. Returns 0 or the failing offset + 1. */
-function walkOptions(buf: Uint8Array, o: number, end: number, p: Packet): number {
-  while (o < end) {
+/**
+ * Walks options in [o, end); known kinds with a wrong length are skipped.
+ * Returns 0 or the failing offset + 1. Only [o, cap) was captured (cap <=
+ * end; a snapped segment): the walk stops without error at the first option
+ * that runs past cap but not past end.
+ */
+function walkOptions(buf: Uint8Array, o: number, end: number, cap: number, p: Packet): number {
+  while (o < cap) {
     const kind = buf[o]!;
     if (kind === TCPOPT_EOL) return 0;
     if (kind === TCPOPT_NOP) {
       o++;
       continue;
     }
-    if (o + 2 > end) return o + 1;
+    // Past cap (only when snapped: cap < end): an error when also past end, else the end of what was captured.
+    if (o + 2 > cap) return o + 2 > end ? o + 1 : 0;
     const len = buf[o + 1]!;
-    if (len < 2 || o + len > end) return o + 1;
+    if (len < 2) return o + 1;
+    if (o + len > cap) return o + len > end ? o + 1 : 0;
     if (kind === TCPOPT_MSS && len === 4) p.mss = rd16(buf, o + 2);
     else if (kind === TCPOPT_WSCALE && len === 3) p.wscale = buf[o + 2]!;
     else if (kind === TCPOPT_SACK_PERM && len === 2) p.sackPermitted = true;
@@ -64,9 +71,20 @@ function walkOptions(buf: Uint8Array, o: number, end: number, p: Packet): number
   return 0;
 }
 
-/** Decodes TCP at `off`; the segment ends at `end` (the IP datagram's end). */
-export function decodeTcp(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + TCP_MIN_HEADER_LEN > end) return fail(p, E_TRUNCATED_TCP, off);
+/** TCP bytes a snapped segment must have captured: ports, seq, ack, data offset, flags, window. */
+export const TCP_KEY_LEN = 16;
+
+/**
+ * Decodes TCP at `off`; the segment ends at `end` (the IP datagram's end).
+ * Bytes are captured up to `cap` <= end (default end). In a snapped segment
+ * (cap < end) the first TCP_KEY_LEN bytes must be captured; the data offset
+ * is checked against `end`; options cut by the snaplen are decoded as far as
+ * they are wholly captured and the rest ignored, without error.
+ */
+export function decodeTcp(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + TCP_MIN_HEADER_LEN > cap && (off + TCP_MIN_HEADER_LEN > end || off + TCP_KEY_LEN > cap)) {
+    return fail(p, E_TRUNCATED_TCP, off);
+  }
   p.srcPort = rd16(buf, off);
   p.dstPort = rd16(buf, off + TCP_DST_PORT);
   p.seq = rd32(buf, off + TCP_SEQ);
@@ -77,7 +95,8 @@ export function decodeTcp(buf: Uint8Array, off: number, end: number, p: Packet):
   if (hlen < TCP_MIN_HEADER_LEN || off + hlen > end) return fail(p, E_MALFORMED_TCP, off + TCP_DATA_OFF);
   p.tcpHeaderLen = hlen;
   if (hlen > TCP_MIN_HEADER_LEN) {
-    const bad = walkOptions(buf, off + TCP_MIN_HEADER_LEN, off + hlen, p);
+    const hend = off + hlen;
+    const bad = walkOptions(buf, off + TCP_MIN_HEADER_LEN, hend, hend < cap ? hend : cap, p);
     if (bad !== 0) return fail(p, E_BAD_TCP_OPTION, bad - 1);
   }
   p.payloadOff = off + hlen;

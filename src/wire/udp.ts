@@ -17,9 +17,11 @@ export function udpLength(buf: Uint8Array, off: number): number {
 /**
  * Decodes UDP at `off` (datagram ends at `end`). For the first fragment of a
  * fragmented datagram the length may exceed what this fragment holds.
+ * Bytes are captured up to `cap` <= end (default end; less in a snapped
+ * frame): the 8-byte header must be captured, the length is checked against `end`.
  */
-export function decodeUdp(buf: Uint8Array, off: number, end: number, p: Packet): number {
-  if (off + UDP_HEADER_LEN > end) return fail(p, E_TRUNCATED_UDP, off);
+export function decodeUdp(buf: Uint8Array, off: number, end: number, p: Packet, cap = end): number {
+  if (off + UDP_HEADER_LEN > cap) return fail(p, E_TRUNCATED_UDP, off);
   p.srcPort = rd16(buf, off);
   p.dstPort = rd16(buf, off + UDP_DST_PORT);
   const len = rd16(buf, off + UDP_LENGTH);
