@@ -44,8 +44,6 @@ export class Device {
   readonly ports: PortTable;
   readonly reasm: Reassembler;
   readonly stats: DeviceStats;
-  /** Egress port per session direction [2 * id + dir]. */
-  readonly sessionPort: Uint8Array;
   readonly responder: Responder;
   tracer: Tracer | null = null;
 
@@ -74,13 +72,17 @@ export class Device {
       timeoutMs: cfg.fragments.timeoutMs,
     });
     this.stats = new DeviceStats(REASONS.length, this.ports.count);
-    this.sessionPort = new Uint8Array(cfg.conntrack.maxSessions * 2);
     this.responder = new Responder(cfg.conntrack.maxSessions, cfg.resetOnExpiry, (port, buf, off, len) =>
       this.emit(port, buf, off, len),
     );
     if (cfg.resetOnExpiry) {
       this.ct.onExpire = (id) =>
-        this.responder.resetOnExpiry(this.ct, id, this.sessionPort[id * 2]!, this.sessionPort[id * 2 + 1]!);
+        this.responder.resetOnExpiry(
+          this.ct,
+          id,
+          this.ct.table.port(id << 1),
+          this.ct.table.port((id << 1) | 1),
+        );
     }
   }
 
@@ -187,7 +189,7 @@ export class Device {
     let e = ct.find(this.now);
     if (e >= 0) {
       const id = e >> 1;
-      this.session = ct.table.serial[id]!;
+      this.session = ct.table.serial(id);
       const r = ct.track(e, p, this.now, len, kind === K_RELATED);
       if (r === REOPEN) {
         if (tr) tr.note('session', `#${this.session} closed; SYN reopens it`);
@@ -198,7 +200,7 @@ export class Device {
         return this.drop(r);
       } else {
         // An ICMP error travels against the packet it quotes: it leaves by the other direction's port.
-        this.outPort = this.sessionPort[kind === K_RELATED ? e ^ 1 : e]!;
+        this.outPort = ct.table.port(kind === K_RELATED ? e ^ 1 : e);
         if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
         return V_FORWARDED;
       }
@@ -217,10 +219,9 @@ export class Device {
     if (act !== ACT_ACCEPT) return this.drop(R_POLICY_DENY);
     const id = ct.create(p, this.now, len);
     if (id < 0) return this.drop(-id);
-    this.sessionPort[id * 2] = outPort;
-    this.sessionPort[id * 2 + 1] = inPort;
+    ct.table.setPorts(id, outPort, inPort);
     this.responder.remember(id, p);
-    this.session = ct.table.serial[id]!;
+    this.session = ct.table.serial(id);
     this.outPort = outPort;
     if (tr) tr.created(ct, id);
     return V_FORWARDED;

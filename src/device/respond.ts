@@ -55,19 +55,19 @@ export class Responder {
    */
   resetOnExpiry(ct: Conntrack, id: number, towardServer: number, towardClient: number): void {
     if (!this.macs) return;
-    if ((ct.table.zoneProto[id]! & 0xff) !== PROTO_TCP) return;
+    if ((ct.table.zoneProto(id) & 0xff) !== PROTO_TCP) return;
     const state = ct.tcp.state[id]!;
     if (state === TCP_STATE_TIME_WAIT || state === TCP_STATE_CLOSE) return;
     const t = ct.table;
     const m = this.macs.subarray(id * 12, id * 12 + 12);
     const dstMac = m.subarray(0, 6);
     const srcMac = m.subarray(6, 12);
-    const zone = t.zoneProto[id]! >>> 8;
+    const zone = t.zoneProto(id) >>> 8;
     const vlans = zone ? [zone] : undefined;
     // To the server: as if from the client, on the reply tuple reversed.
     t.readAddr(id, 1, 1, this.a);
     t.readAddr(id, 1, 0, this.b);
-    const rp = t.ports[id * 2 + 1]!;
+    const rp = t.ports(id, 1);
     this.buildReset(
       towardServer,
       srcMac,
@@ -83,7 +83,7 @@ export class Responder {
     // To the client: as if from the server, on the original tuple reversed.
     t.readAddr(id, 0, 1, this.a);
     t.readAddr(id, 0, 0, this.b);
-    const op = t.ports[id * 2]!;
+    const op = t.ports(id, 0);
     this.buildReset(
       towardClient,
       dstMac,

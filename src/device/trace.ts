@@ -128,7 +128,7 @@ export class Tracer {
     const state = ct.kProto === PROTO_TCP ? ` ${tcpStateName(ct.tcp.state[id]!)}` : '';
     this.note(
       'session',
-      `hit #${ct.table.serial[id]} ${entry & 1 ? 'reply' : 'original'}${related ? ' (related ICMP error)' : ''}${state}`,
+      `hit #${ct.table.serial(id)} ${entry & 1 ? 'reply' : 'original'}${related ? ' (related ICMP error)' : ''}${state}`,
     );
   }
 
@@ -146,7 +146,7 @@ export class Tracer {
 
   created(ct: Conntrack, id: number): void {
     const state = ct.kProto === PROTO_TCP ? ` ${tcpStateName(ct.tcp.state[id]!)}` : '';
-    this.note('session', `created #${ct.table.serial[id]}${state}`);
+    this.note('session', `created #${ct.table.serial(id)}${state}`);
   }
 
   end(d: Device): void {

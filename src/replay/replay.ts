@@ -85,7 +85,7 @@ export function replay(opts: ReplayOptions): ReplayResult {
   const devExpire = dev.ct.onExpire;
   dev.ct.onExpire = (id) => {
     if (devExpire) devExpire(id);
-    if ((dev.ct.table.zoneProto[id]! & 0xff) !== PROTO_TCP) return;
+    if ((dev.ct.table.zoneProto(id) & 0xff) !== PROTO_TCP) return;
     const s = tcpStateName(dev.ct.tcp.state[id]!);
     endedTcpStates.set(s, (endedTcpStates.get(s) ?? 0) + 1);
   };

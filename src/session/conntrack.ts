@@ -17,7 +17,7 @@ import {
   replyPorts,
 } from './keys.js';
 import { R_INVALID_ICMP, R_NO_SESSION, R_TABLE_FULL } from './reasons.js';
-import { F_ASSURED, F_SEEN_REPLY, SessionTable } from './table.js';
+import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_ASSURED, F_SEEN_REPLY, SessionTable } from './table.js';
 import {
   TCP_IGNORE,
   TCP_OK,
@@ -101,7 +101,7 @@ export class Conntrack {
   constructor(readonly cfg: ConntrackConfig) {
     this.table = new SessionTable(cfg.maxSessions);
     this.tcp = new TcpStore(cfg.maxSessions);
-    this.wheel = new TimerWheel(cfg.maxSessions, this.table.expires);
+    this.wheel = new TimerWheel(cfg.maxSessions, this.table.f64, 4096, 100, EXPIRES_STRIDE, EXPIRES_OFFSET);
   }
 
   /** Bytes of memory per session slot: table, index, wheel and TCP state. */
@@ -147,7 +147,7 @@ export class Conntrack {
   find(nowMs: number): number {
     const e = this.table.lookup(this.kZoneProto, this.kSrc, this.kDst, this.kPorts);
     if (e < 0) return -1;
-    if (this.table.expires[e >> 1]! <= nowMs) {
+    if (this.table.expires(e >> 1) <= nowMs) {
       this.expire(e >> 1);
       return -1;
     }
@@ -202,9 +202,8 @@ export class Conntrack {
     } else if (proto === PROTO_UDP) timeoutMs = this.cfg.timeouts.udp.unreplied * 1000;
     else if (isIcmp(proto)) timeoutMs = this.cfg.timeouts.icmp * 1000;
     else timeoutMs = this.cfg.timeouts.generic * 1000;
-    t.expires[id] = nowMs + timeoutMs;
-    t.pkts[id * 2] = 1;
-    t.bytes[id * 2] = frameLen;
+    t.setExpires(id, nowMs + timeoutMs);
+    t.count1(id << 1, frameLen);
     this.wheel.schedule(id);
     const st = this.stats;
     st.created++;
@@ -224,19 +223,17 @@ export class Conntrack {
     const dir = entry & 1;
     const t = this.table;
     if (related) {
-      t.pkts[entry]!++;
-      t.bytes[entry] = (t.bytes[entry]! + frameLen) >>> 0;
+      t.count1(entry, frameLen);
       return 0;
     }
     const proto = this.kProto;
     let timeoutMs: number;
-    let flags = t.flags[id]!;
+    let flags = t.flags(id);
     if (proto === PROTO_TCP) {
       const r = tcpTrack(this.tcp, id, dir as 0 | 1, pkt, this.cfg.tcp);
       if (r === TCP_IGNORE) {
         // conntrack's "ignore": let it through, change nothing, do not refresh.
-        t.pkts[entry]!++;
-        t.bytes[entry] = (t.bytes[entry]! + frameLen) >>> 0;
+        t.count1(entry, frameLen);
         return 0;
       }
       if (r !== TCP_OK) return r === TCP_REOPEN ? REOPEN : tcpReason(r);
@@ -254,12 +251,11 @@ export class Conntrack {
         if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) flags &= ~F_ASSURED;
       } else timeoutMs = this.cfg.timeouts.generic * 1000;
     }
-    t.flags[id] = flags;
-    t.pkts[entry]!++;
-    t.bytes[entry] = (t.bytes[entry]! + frameLen) >>> 0;
-    const old = t.expires[id]!;
+    t.setFlags(id, flags);
+    t.count1(entry, frameLen);
+    const old = t.expires(id);
     const next = nowMs + timeoutMs;
-    t.expires[id] = next;
+    t.setExpires(id, next);
     if (next < old) this.wheel.schedule(id);
     return 0;
   }

@@ -34,7 +34,6 @@ export interface SessionRecord {
   state: string;
   /** Seconds until it expires. */
   timeout: number;
-  ageSeconds: number;
   assured: boolean;
   seenReply: boolean;
   original: TupleRecord;
@@ -43,17 +42,17 @@ export interface SessionRecord {
 
 export function sessionRecord(ct: Conntrack, id: number, nowMs: number): SessionRecord {
   const t = ct.table;
-  const zp = t.zoneProto[id]!;
+  const zp = t.zoneProto(id);
   const proto = zp & 0xff;
-  const flags = t.flags[id]!;
+  const flags = t.flags(id);
   const a = new Uint32Array(4);
   const tuple = (dir: number): TupleRecord => {
     t.readAddr(id, dir, 0, a);
     const src = formatAddress(a);
     t.readAddr(id, dir, 1, a);
     const dst = formatAddress(a);
-    const ports = t.ports[id * 2 + dir]!;
-    const rec: TupleRecord = { src, dst, packets: t.pkts[id * 2 + dir]!, bytes: t.bytes[id * 2 + dir]! };
+    const ports = t.ports(id, dir);
+    const rec: TupleRecord = { src, dst, packets: t.pkts(id, dir), bytes: t.bytes(id, dir) };
     if (proto === PROTO_TCP || proto === PROTO_UDP) {
       rec.sport = ports >>> 16;
       rec.dport = ports & 0xffff;
@@ -67,13 +66,12 @@ export function sessionRecord(ct: Conntrack, id: number, nowMs: number): Session
   if (proto === PROTO_TCP) state = tcpStateName(ct.tcp.state[id]!);
   else state = flags & F_ASSURED ? 'ASSURED' : flags & F_SEEN_REPLY ? 'REPLIED' : 'UNREPLIED';
   return {
-    id: t.serial[id]!,
+    id: t.serial(id),
     proto: PROTO_NAMES[proto] ?? 'unknown',
     protoNumber: proto,
     zone: zp >>> 8,
     state,
-    timeout: Math.max(0, Math.ceil((t.expires[id]! - nowMs) / 1000)),
-    ageSeconds: Math.max(0, Math.floor((nowMs - t.created[id]!) / 1000)),
+    timeout: Math.max(0, Math.ceil((t.expires(id) - nowMs) / 1000)),
     assured: (flags & F_ASSURED) !== 0,
     seenReply: (flags & F_SEEN_REPLY) !== 0,
     original: tuple(0),

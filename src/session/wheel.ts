@@ -19,6 +19,9 @@ export class TimerWheel {
     private readonly expires: Float64Array,
     private readonly slots = 4096,
     private readonly tickMs = 100,
+    /** Where session id's expiry is in `expires`: expires[id * stride + offset]. */
+    private readonly stride = 1,
+    private readonly offset = 0,
   ) {
     const nodes = capacity + slots + 1;
     this.next = new Int32Array(nodes).fill(-1);
@@ -37,14 +40,14 @@ export class TimerWheel {
   }
 
   /**
-   * (Re)schedules `id` for the expiry now in `expires[id]`. An expiry in a
+   * (Re)schedules `id` for the expiry now in its `expires` entry. An expiry in a
    * tick the wheel has already run (now, mid-tick, or in the past) goes on the
    * short `due` list that every `advance` checks; otherwise its slot would not
    * come round again for a whole rotation.
    */
   schedule(id: number): void {
     if (this.next[id] !== -1) this.unlink(id);
-    const tick = Math.floor(this.expires[id]! / this.tickMs);
+    const tick = Math.floor(this.expires[id * this.stride + this.offset]! / this.tickMs);
     const head = tick <= this.lastTick ? this.due : this.sentinel + (tick % this.slots);
     const last = this.prev[head]!;
     this.next[last] = id;
@@ -103,7 +106,7 @@ export class TimerWheel {
       const after = this.next[n]!;
       this.next[n] = -1;
       this.prev[n] = -1;
-      if (this.expires[n]! <= nowMs) onExpire(n);
+      if (this.expires[n * this.stride + this.offset]! <= nowMs) onExpire(n);
       else this.schedule(n);
       n = after;
     }

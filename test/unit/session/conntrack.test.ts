@@ -83,27 +83,27 @@ describe('Conntrack: TCP', () => {
     expect(id).toBeGreaterThanOrEqual(0);
     expect(created).toEqual([id]);
     expect(ct.tcp.state[id]).toBe(TCP_STATE_SYN_SENT);
-    expect(ct.table.expires[id]).toBe(120 * S);
-    expect(ct.table.flags[id]! & F_ASSURED).toBe(0);
+    expect(ct.table.expires(id)).toBe(120 * S);
+    expect(ct.table.flags(id) & F_ASSURED).toBe(0);
 
     const synAck = tcp('192.0.2.80', 80, '10.0.0.1', 40000, TCP_SYN | TCP_ACK, 5000, 1001);
     expect(step(ct, synAck, 10)).toBe((id << 1) | 1);
     expect(ct.tcp.state[id]).toBe(TCP_STATE_SYN_RECV);
-    expect(ct.table.expires[id]).toBe(10 + 60 * S);
-    expect(ct.table.flags[id]! & F_SEEN_REPLY).toBe(F_SEEN_REPLY);
-    expect(ct.table.flags[id]! & F_ASSURED).toBe(0);
+    expect(ct.table.expires(id)).toBe(10 + 60 * S);
+    expect(ct.table.flags(id) & F_SEEN_REPLY).toBe(F_SEEN_REPLY);
+    expect(ct.table.flags(id) & F_ASSURED).toBe(0);
 
     const ack = tcp('10.0.0.1', 40000, '192.0.2.80', 80, TCP_ACK, 1001, 5001);
     expect(step(ct, ack, 20)).toBe(id << 1);
     expect(ct.tcp.state[id]).toBe(TCP_STATE_ESTABLISHED);
-    expect(ct.table.flags[id]! & F_ASSURED).toBe(F_ASSURED);
-    expect(ct.table.expires[id]).toBe(20 + 432000 * S);
+    expect(ct.table.flags(id) & F_ASSURED).toBe(F_ASSURED);
+    expect(ct.table.expires(id)).toBe(20 + 432000 * S);
 
     expect(ct.table.count).toBe(1);
     expect(ct.stats.created).toBe(1);
     expect(ct.stats.createdByProto[P_TCP]).toBe(1);
-    expect(Array.from(ct.table.pkts.subarray(id * 2, id * 2 + 2))).toEqual([2, 1]);
-    expect(Array.from(ct.table.bytes.subarray(id * 2, id * 2 + 2))).toEqual([syn.len + ack.len, synAck.len]);
+    expect([ct.table.pkts(id, 0), ct.table.pkts(id, 1)]).toEqual([2, 1]);
+    expect([ct.table.bytes(id, 0), ct.table.bytes(id, 1)]).toEqual([syn.len + ack.len, synAck.len]);
   });
 
   it('canCreate: a SYN-ACK without a session is no-session, SYN+FIN is invalid flags', () => {
@@ -125,22 +125,22 @@ describe('Conntrack: UDP', () => {
     const id = e0 >> 1;
     expect(e0).toBe(id << 1);
     expect(id).toBeGreaterThanOrEqual(0);
-    expect(ct.table.expires[id]).toBe(1000 + 30 * S);
+    expect(ct.table.expires(id)).toBe(1000 + 30 * S);
     // More packets before any reply keep the unreplied timeout.
     expect(step(ct, q, 5000)).toBe(id << 1);
-    expect(ct.table.expires[id]).toBe(5000 + 30 * S);
-    expect(ct.table.flags[id]! & (F_SEEN_REPLY | F_ASSURED)).toBe(0);
+    expect(ct.table.expires(id)).toBe(5000 + 30 * S);
+    expect(ct.table.flags(id) & (F_SEEN_REPLY | F_ASSURED)).toBe(0);
 
     const a = udp('192.0.2.53', 53, '10.0.0.1', 5353);
     expect(step(ct, a, 6000)).toBe((id << 1) | 1);
-    expect(ct.table.expires[id]).toBe(6000 + 120 * S);
-    expect(ct.table.flags[id]! & (F_SEEN_REPLY | F_ASSURED)).toBe(F_SEEN_REPLY);
+    expect(ct.table.expires(id)).toBe(6000 + 120 * S);
+    expect(ct.table.flags(id) & (F_SEEN_REPLY | F_ASSURED)).toBe(F_SEEN_REPLY);
 
     expect(step(ct, q, 7000)).toBe(id << 1);
-    expect(ct.table.flags[id]! & F_ASSURED).toBe(F_ASSURED);
-    expect(ct.table.expires[id]).toBe(7000 + 120 * S);
+    expect(ct.table.flags(id) & F_ASSURED).toBe(F_ASSURED);
+    expect(ct.table.expires(id)).toBe(7000 + 120 * S);
     expect(ct.stats.createdByProto[P_UDP]).toBe(1);
-    expect(Array.from(ct.table.pkts.subarray(id * 2, id * 2 + 2))).toEqual([3, 1]);
+    expect([ct.table.pkts(id, 0), ct.table.pkts(id, 1)]).toEqual([3, 1]);
   });
 
   it('expiry by advance calls onExpire and counts stats.expired', () => {
@@ -235,8 +235,8 @@ describe('Conntrack: ICMP', () => {
     const e = step(ct, req, 0);
     const id = e >> 1;
     expect(e).toBe(id << 1);
-    expect(ct.table.ports[id * 2 + 1]).toBe((0x1234 << 16) | 0);
-    expect(ct.table.expires[id]).toBe(30 * S);
+    expect(ct.table.ports(id, 1)).toBe((0x1234 << 16) | 0);
+    expect(ct.table.expires(id)).toBe(30 * S);
     const rep = icmp('192.0.2.1', '10.0.0.1', 0, 0x1234);
     expect(ct.key(rep.pkt)).toBe(K_NORMAL);
     expect(ct.kPorts).toBe(0x1234 << 16);
@@ -246,8 +246,8 @@ describe('Conntrack: ICMP', () => {
     expect(ct.table.count).toBe(1);
     expect(ct.stats.createdByProto[P_ICMP]).toBe(1);
     // ICMP sessions are never assured (they may be evicted).
-    expect(ct.table.flags[id]! & F_ASSURED).toBe(0);
-    expect(ct.table.expires[id]).toBe(1000 + 30 * S);
+    expect(ct.table.flags(id) & F_ASSURED).toBe(0);
+    expect(ct.table.expires(id)).toBe(1000 + 30 * S);
     // Another identifier is another session.
     expect(step(ct, icmp('10.0.0.1', '192.0.2.1', 8, 0x1235), 1000) >> 1).not.toBe(id);
     expect(ct.table.count).toBe(2);
@@ -283,12 +283,12 @@ describe('Conntrack: ICMP', () => {
     // (the error itself travels the other way; the device picks the egress port with e ^ 1).
     const e = ct.find(10);
     expect(e).toBe(id << 1);
-    const expiresBefore = ct.table.expires[id];
+    const expiresBefore = ct.table.expires(id);
     expect(ct.track(e, err.pkt, 10, err.len, true)).toBe(0);
     // A related packet counts but neither refreshes nor changes state.
-    expect(ct.table.expires[id]).toBe(expiresBefore);
-    expect(ct.table.flags[id]! & F_SEEN_REPLY).toBe(0);
-    expect(ct.table.pkts[id * 2]).toBe(2);
+    expect(ct.table.expires(id)).toBe(expiresBefore);
+    expect(ct.table.flags(id) & F_SEEN_REPLY).toBe(0);
+    expect(ct.table.pkts(id, 0)).toBe(2);
 
     // One quoting a packet of no session: RELATED, no hit, and it cannot create one.
     const stray = buildIp({ ...v4('10.0.0.1', '198.51.100.7'), udp: { srcPort: 40001, dstPort: 33435 } });
@@ -346,7 +346,7 @@ describe('Conntrack: table full', () => {
       const r = udp('192.0.2.9', 53, '10.0.0.1', 1001 + i);
       expect(step(ct, r, 1)).toBe((ids[i]! << 1) | 1);
       expect(step(ct, flows[i]!, 2)).toBe(ids[i]! << 1);
-      expect(ct.table.flags[ids[i]!]! & F_ASSURED).toBe(F_ASSURED);
+      expect(ct.table.flags(ids[i]!) & F_ASSURED).toBe(F_ASSURED);
     }
     const expired: number[] = [];
     ct.onExpire = (id) => expired.push(id);
