@@ -151,6 +151,12 @@ function normalise(
     seenPorts.add(p.name);
   });
 
+  if (ports.length + zones.length > 255) {
+    problem(
+      ['ports'],
+      `at most 255 ports and zones together (the session keeps each direction's port in a byte); got ${ports.length + zones.length}`,
+    );
+  }
   const pol = raw.policy ?? {};
   const rules: RuleConfig[] = ((pol.rules ?? []) as Plain[]).map((r, i) => ({
     // The schema lets a number through as a rule name (name: 42); RuleConfig.name is a string.
