@@ -29,6 +29,7 @@ import { clearAddr } from './bytes.js';
 import { E_MALFORMED_IPV4, E_TRUNCATED_FRAME, E_TRUNCATED_IPV4, E_UNSUPPORTED_LINKTYPE } from './errors.js';
 import { decodeEthernet, decodeSll, decodeSll2 } from './ethernet.js';
 import { fail } from './fail.js';
+import { fastEthernet } from './fast.js';
 import { decodeGre } from './gre.js';
 import { decodeIcmp } from './icmp.js';
 import { decodeIcmpv6 } from './icmpv6.js';
@@ -212,6 +213,33 @@ function l3(buf: Uint8Array, off: number, end: number, p: Packet): number {
  * reads stay below out.capEnd (see the file comment).
  */
 export function decodeFrame(
+  buf: Uint8Array,
+  base: number,
+  len: number,
+  linkType: number,
+  out: Packet,
+  wireLen?: number,
+): number {
+  // Fast path: a whole (not snapped) Ethernet frame inside buf; see fast.ts.
+  if (
+    linkType === LINKTYPE_ETHERNET &&
+    base >= 0 &&
+    len > 0 &&
+    base + len <= buf.length &&
+    !(wireLen !== undefined && wireLen > len)
+  ) {
+    out.buf = buf;
+    out.linkType = linkType;
+    if (fastEthernet(buf, base, base + len, out) === 0) return 0;
+  }
+  return decodeFrameGeneral(buf, base, len, linkType, out, wireLen);
+}
+
+/**
+ * decodeFrame without the fast path: the reference the fast path is tested
+ * against (test/unit/wire/fast-path.test.ts). Same contract as decodeFrame.
+ */
+export function decodeFrameGeneral(
   buf: Uint8Array,
   base: number,
   len: number,
