@@ -60,8 +60,8 @@ const ip = fc.oneof(
     })
     .map((ipv6) => ({ ipv6 })),
 );
-const upper = fc.oneof(
-  { weight: 4, arbitrary: tcp.map((t) => ({ tcp: t }) as Partial<FrameSpec>) },
+const upper: fc.Arbitrary<Partial<FrameSpec>> = fc.oneof(
+  { weight: 4, arbitrary: tcp.map((t) => ({ tcp: t })) },
   { weight: 2, arbitrary: fc.record({ srcPort: u16, dstPort: u16 }).map((udp) => ({ udp })) },
   { weight: 1, arbitrary: fc.constant({ icmp: { type: 8, code: 0, id: 7, seq: 9 } }) },
   { weight: 1, arbitrary: fc.constant({ gre: {} }) },
