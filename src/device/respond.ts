@@ -10,6 +10,7 @@ import { writeIcmpError, writeTcpReset } from '../wire/reply.js';
 import { buildFrameInto, type FrameSpec } from '../wire/build.js';
 import type { Conntrack } from '../session/conntrack.js';
 import { TCP_STATE_CLOSE, TCP_STATE_TIME_WAIT } from '../session/tcp-states.js';
+import { tcpNextSeq, tcpState } from '../session/tcp-track.js';
 
 export interface Emit {
   (port: number, buf: Uint8Array, off: number, len: number): void;
@@ -56,7 +57,7 @@ export class Responder {
   resetOnExpiry(ct: Conntrack, id: number, towardServer: number, towardClient: number): void {
     if (!this.macs) return;
     if ((ct.table.zoneProto(id) & 0xff) !== PROTO_TCP) return;
-    const state = ct.tcp.state[id]!;
+    const state = tcpState(ct.tcp, id);
     if (state === TCP_STATE_TIME_WAIT || state === TCP_STATE_CLOSE) return;
     const t = ct.table;
     const m = this.macs.subarray(id * 12, id * 12 + 12);
@@ -77,8 +78,8 @@ export class Responder {
       this.b,
       rp & 0xffff,
       rp >>> 16,
-      ct.tcp.tdEnd[id * 2]!,
-      ct.tcp.tdEnd[id * 2 + 1]!,
+      tcpNextSeq(ct.tcp, id, 0),
+      tcpNextSeq(ct.tcp, id, 1),
     );
     // To the client: as if from the server, on the original tuple reversed.
     t.readAddr(id, 0, 1, this.a);
@@ -93,8 +94,8 @@ export class Responder {
       this.b,
       op & 0xffff,
       op >>> 16,
-      ct.tcp.tdEnd[id * 2 + 1]!,
-      ct.tcp.tdEnd[id * 2]!,
+      tcpNextSeq(ct.tcp, id, 1),
+      tcpNextSeq(ct.tcp, id, 0),
     );
   }
 

@@ -11,6 +11,7 @@ import { formatAddress } from '../config/cidr.js';
 import type { Conntrack } from '../session/conntrack.js';
 import { reasonName } from '../session/reasons.js';
 import { tcpStateName } from '../session/tcp-print.js';
+import { tcpState } from '../session/tcp-track.js';
 import { decodeErrorName } from '../wire/errors.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from '../wire/packet.js';
 import type { Device } from './device.js';
@@ -125,7 +126,7 @@ export class Tracer {
 
   sessionHit(ct: Conntrack, entry: number, related: boolean): void {
     const id = entry >> 1;
-    const state = ct.kProto === PROTO_TCP ? ` ${tcpStateName(ct.tcp.state[id]!)}` : '';
+    const state = ct.kProto === PROTO_TCP ? ` ${tcpStateName(tcpState(ct.tcp, id))}` : '';
     this.note(
       'session',
       `hit #${ct.table.serial(id)} ${entry & 1 ? 'reply' : 'original'}${related ? ' (related ICMP error)' : ''}${state}`,
@@ -145,7 +146,7 @@ export class Tracer {
   }
 
   created(ct: Conntrack, id: number): void {
-    const state = ct.kProto === PROTO_TCP ? ` ${tcpStateName(ct.tcp.state[id]!)}` : '';
+    const state = ct.kProto === PROTO_TCP ? ` ${tcpStateName(tcpState(ct.tcp, id))}` : '';
     this.note('session', `created #${ct.table.serial(id)}${state}`);
   }
 

@@ -18,6 +18,7 @@ import { listSessions, type SessionRecord } from '../session/list.js';
 import { reasonName } from '../session/reasons.js';
 import { PROTO_CLASS_NAMES } from '../session/conntrack.js';
 import { tcpStateName } from '../session/tcp-print.js';
+import { tcpState } from '../session/tcp-track.js';
 import { summarise, type ReplaySummary } from './summary.js';
 
 export interface ReplayOptions {
@@ -86,7 +87,7 @@ export function replay(opts: ReplayOptions): ReplayResult {
   dev.ct.onExpire = (id) => {
     if (devExpire) devExpire(id);
     if ((dev.ct.table.zoneProto(id) & 0xff) !== PROTO_TCP) return;
-    const s = tcpStateName(dev.ct.tcp.state[id]!);
+    const s = tcpStateName(tcpState(dev.ct.tcp, id));
     endedTcpStates.set(s, (endedTcpStates.get(s) ?? 0) + 1);
   };
 

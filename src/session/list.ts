@@ -7,6 +7,7 @@ import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from '../wire/packet.j
 import type { Conntrack } from './conntrack.js';
 import { F_ASSURED, F_SEEN_REPLY } from './table.js';
 import { tcpStateName } from './tcp-print.js';
+import { tcpState } from './tcp-track.js';
 
 const PROTO_NAMES: Record<number, string> = {
   [PROTO_TCP]: 'tcp',
@@ -63,7 +64,7 @@ export function sessionRecord(ct: Conntrack, id: number, nowMs: number): Session
     return rec;
   };
   let state: string;
-  if (proto === PROTO_TCP) state = tcpStateName(ct.tcp.state[id]!);
+  if (proto === PROTO_TCP) state = tcpStateName(tcpState(ct.tcp, id));
   else state = flags & F_ASSURED ? 'ASSURED' : flags & F_SEEN_REPLY ? 'REPLIED' : 'UNREPLIED';
   return {
     id: t.serial(id),

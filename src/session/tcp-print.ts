@@ -6,9 +6,14 @@ import {
   TDF_LIBERAL,
   TDF_SACK_PERM,
   TDF_WSCALE,
+  getTdFlags,
+  getTdScale,
+  tcpMaxEnd,
+  tcpMaxWin,
+  tcpNextSeq,
   type TcpStore,
 } from './tcp-store.js';
-import { tcpIsAssured } from './tcp-track.js';
+import { tcpIsAssured, tcpState } from './tcp-track.js';
 
 /** conntrack's name of a state ('SYN_SENT', 'ESTABLISHED', 'TIME_WAIT', ...). */
 export function tcpStateName(state: number): string {
@@ -27,13 +32,13 @@ function dirFlags(f: number): string {
 
 /** One line describing a session's TCP tracking state, for traces and `sessions` output. */
 export function tcpDescribe(store: TcpStore, id: number): string {
-  const parts = [tcpStateName(store.state[id])];
+  const parts = [tcpStateName(tcpState(store, id))];
   if (tcpIsAssured(store, id)) parts.push('[ASSURED]');
   for (let d = 0; d < 2; d++) {
-    const i = id * 2 + d;
+    const f = getTdFlags(store, id, d);
     parts.push(
-      `${d === 0 ? 'orig' : 'reply'}(end=${store.tdEnd[i]} maxend=${store.tdMaxEnd[i]} maxwin=${store.tdMaxWin[i]}` +
-        ` scale=${store.tdScale[i]}${store.tdFlags[i] ? ' ' + dirFlags(store.tdFlags[i]) : ''})`,
+      `${d === 0 ? 'orig' : 'reply'}(end=${tcpNextSeq(store, id, d)} maxend=${tcpMaxEnd(store, id, d)}` +
+        ` maxwin=${tcpMaxWin(store, id, d)} scale=${getTdScale(store, id, d)}${f ? ' ' + dirFlags(f) : ''})`,
     );
   }
   return parts.join(' ');

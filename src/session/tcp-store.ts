@@ -1,8 +1,19 @@
 /**
- * Per-session TCP tracking state as a struct of typed arrays, indexed by
- * session id (per-connection fields) or by id * 2 + dir (per-direction
- * fields, dir 0 = original, 1 = reply). 48 bytes per session; nothing is
- * allocated after construction.
+ * Per-session TCP tracking state: one block of TCP_WORDS (12) 32-bit words =
+ * 48 bytes per session in a single Uint32Array, so a packet touches one or two
+ * cache lines of TCP state. Nothing is allocated after construction.
+ *
+ *   word 0..3   original direction: td_end, td_maxend, td_maxwin, td_maxack
+ *   word 4..7   reply direction:    the same
+ *   word 8      META: state (bits 0..7), cflags (8..15), last (16..23), lastOpt (24..31)
+ *   word 9      DIRF: per direction 16 bits at dir * 16: tdFlags (bits 0..7), td_scale (8..15)
+ *   word 10     LAST_END: end sequence (seq + len + SYN + FIN) of the last recorded packet
+ *   word 11     LAST_AUX (see below)
+ *
+ * LAST_AUX: after an accepted ACK, a fingerprint of (seq, ack, window) for
+ * retransmission detection; after an ignored SYN, its raw window; after an
+ * ignored reply ACK in SYN_SENT, its ack number (to recognise a RST that
+ * answers a challenge ACK).
  *
  * The fields mirror what conntrack keeps in struct ip_ct_tcp, packed:
  *  - per direction: td_end, td_maxend, td_maxwin, td_maxack, td_scale, flags;
@@ -57,72 +68,114 @@ export const LAST_DIR_SHIFT = 3;
 export const LAST_RETRANS_SHIFT = 4;
 export const RETRANS_MAX = 15;
 
+// ---- Block layout (word offsets) ----
+export const TCP_WORDS = 12;
+/** Per-direction fields, at session base + dir * 4 + TD_*. */
+export const TD_END = 0;
+export const TD_MAXEND = 1;
+export const TD_MAXWIN = 2;
+export const TD_MAXACK = 3;
+export const W_META = 8;
+export const W_DIRF = 9;
+export const W_LAST_END = 10;
+export const W_LAST_AUX = 11;
+/** Bit positions of the META bytes. */
+export const M_CFLAGS = 8;
+export const M_LAST = 16;
+export const M_LASTOPT = 24;
+/** Bit position of the td_scale byte within a direction's DIRF half. */
+export const D_SCALE = 8;
+
+/** META of a fresh session: state NONE, last class NONE. */
+const META_CLEAR = TCP_STATE_NONE | (TCP_IDX_NONE << M_LAST);
+
 export class TcpStore {
-  static readonly BYTES_PER_SESSION = 48;
+  static readonly BYTES_PER_SESSION = TCP_WORDS * 4;
   readonly capacity: number;
-  /** TCP_STATE_* per session. */
-  readonly state: Uint8Array;
-  /** CF_* per session. */
-  readonly cflags: Uint8Array;
-  /** Last packet class, direction and retransmission count (see LAST_*). */
-  readonly last: Uint8Array;
-  /** LO_* per session. */
-  readonly lastOpt: Uint8Array;
-  /** End sequence (seq + len + SYN + FIN) of the last recorded packet. */
-  readonly lastEnd: Uint32Array;
-  /**
-   * LAST_AUX: after an accepted ACK, a fingerprint of (seq, ack, window) for
-   * retransmission detection; after an ignored SYN, its raw window; after an
-   * ignored reply ACK in SYN_SENT, its ack number (to recognise a RST that
-   * answers a challenge ACK).
-   */
-  readonly lastAux: Uint32Array;
-  /** Per direction: highest seq + len seen (td_end). */
-  readonly tdEnd: Uint32Array;
-  /** Per direction: highest ack + window the peer announced (td_maxend). */
-  readonly tdMaxEnd: Uint32Array;
-  /** Per direction: largest (scaled) window this side announced (td_maxwin); 0 = direction not seen yet. */
-  readonly tdMaxWin: Uint32Array;
-  /** Per direction: highest ack this side sent (td_maxack). */
-  readonly tdMaxAck: Uint32Array;
-  /** Per direction: window scale shift applied to this side's windows (0..14). */
-  readonly tdScale: Uint8Array;
-  /** Per direction: TDF_* bits. */
-  readonly tdFlags: Uint8Array;
+  /** TCP_WORDS words per session (see the file header). */
+  readonly data: Uint32Array;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.state = new Uint8Array(capacity);
-    this.cflags = new Uint8Array(capacity);
-    this.last = new Uint8Array(capacity).fill(TCP_IDX_NONE);
-    this.lastOpt = new Uint8Array(capacity);
-    this.lastEnd = new Uint32Array(capacity);
-    this.lastAux = new Uint32Array(capacity);
-    this.tdEnd = new Uint32Array(capacity * 2);
-    this.tdMaxEnd = new Uint32Array(capacity * 2);
-    this.tdMaxWin = new Uint32Array(capacity * 2);
-    this.tdMaxAck = new Uint32Array(capacity * 2);
-    this.tdScale = new Uint8Array(capacity * 2);
-    this.tdFlags = new Uint8Array(capacity * 2);
+    this.data = new Uint32Array(capacity * TCP_WORDS);
+    for (let id = 0; id < capacity; id++) this.data[id * TCP_WORDS + W_META] = META_CLEAR;
   }
 
   /** Forget session `id` (state NONE, no window data). */
   clear(id: number): void {
-    this.state[id] = TCP_STATE_NONE;
-    this.cflags[id] = 0;
-    this.last[id] = TCP_IDX_NONE;
-    this.lastOpt[id] = 0;
-    this.lastEnd[id] = 0;
-    this.lastAux[id] = 0;
-    for (let i = id * 2; i < id * 2 + 2; i++) {
-      this.tdEnd[i] = 0;
-      this.tdMaxEnd[i] = 0;
-      this.tdMaxWin[i] = 0;
-      this.tdMaxAck[i] = 0;
-      this.tdScale[i] = 0;
-      this.tdFlags[i] = 0;
-    }
+    const b = id * TCP_WORDS;
+    this.data.fill(0, b, b + TCP_WORDS);
+    this.data[b + W_META] = META_CLEAR;
   }
+}
+
+// ---- Field access (for the general paths, printing and tests; all inline-sized) ----
+/** Word index of direction `dir`'s fields of session `id` (add TD_*). */
+export function tdBase(id: number, dir: number): number {
+  return id * TCP_WORDS + (dir << 2);
+}
+export function getState(s: TcpStore, id: number): number {
+  return s.data[id * TCP_WORDS + W_META] & 0xff;
+}
+export function getCflags(s: TcpStore, id: number): number {
+  return (s.data[id * TCP_WORDS + W_META] >>> M_CFLAGS) & 0xff;
+}
+export function getLast(s: TcpStore, id: number): number {
+  return (s.data[id * TCP_WORDS + W_META] >>> M_LAST) & 0xff;
+}
+export function getLastOpt(s: TcpStore, id: number): number {
+  return s.data[id * TCP_WORDS + W_META] >>> M_LASTOPT;
+}
+/** Set one META byte (`shift` 0 = state, M_CFLAGS, M_LAST, M_LASTOPT) to v (0..255). */
+export function setMeta(s: TcpStore, id: number, shift: number, v: number): void {
+  const i = id * TCP_WORDS + W_META;
+  s.data[i] = (s.data[i] & ~(0xff << shift)) | (v << shift);
+}
+export function setState(s: TcpStore, id: number, v: number): void {
+  setMeta(s, id, 0, v);
+}
+export function setCflags(s: TcpStore, id: number, v: number): void {
+  setMeta(s, id, M_CFLAGS, v);
+}
+export function setLast(s: TcpStore, id: number, v: number): void {
+  setMeta(s, id, M_LAST, v);
+}
+export function setLastOpt(s: TcpStore, id: number, v: number): void {
+  setMeta(s, id, M_LASTOPT, v);
+}
+/** TDF_* of direction dir. */
+export function getTdFlags(s: TcpStore, id: number, dir: number): number {
+  return (s.data[id * TCP_WORDS + W_DIRF] >>> (dir << 4)) & 0xff;
+}
+export function setTdFlags(s: TcpStore, id: number, dir: number, v: number): void {
+  const i = id * TCP_WORDS + W_DIRF;
+  const sh = dir << 4;
+  s.data[i] = (s.data[i] & ~(0xff << sh)) | (v << sh);
+}
+/** td_scale of direction dir. */
+export function getTdScale(s: TcpStore, id: number, dir: number): number {
+  return (s.data[id * TCP_WORDS + W_DIRF] >>> ((dir << 4) + D_SCALE)) & 0xff;
+}
+export function setTdScale(s: TcpStore, id: number, dir: number, v: number): void {
+  const i = id * TCP_WORDS + W_DIRF;
+  const sh = (dir << 4) + D_SCALE;
+  s.data[i] = (s.data[i] & ~(0xff << sh)) | (v << sh);
+}
+/** td_end of direction dir: the sequence number that side sends next (highest seq + len seen). */
+export function tcpNextSeq(s: TcpStore, id: number, dir: number): number {
+  return s.data[tdBase(id, dir) + TD_END];
+}
+/** td_maxend of direction dir. */
+export function tcpMaxEnd(s: TcpStore, id: number, dir: number): number {
+  return s.data[tdBase(id, dir) + TD_MAXEND];
+}
+/** td_maxwin of direction dir (0 = direction not seen yet). */
+export function tcpMaxWin(s: TcpStore, id: number, dir: number): number {
+  return s.data[tdBase(id, dir) + TD_MAXWIN];
+}
+/** td_maxack of direction dir. */
+export function tcpMaxAck(s: TcpStore, id: number, dir: number): number {
+  return s.data[tdBase(id, dir) + TD_MAXACK];
 }
 
 // ---- Sequence-number arithmetic, mod 2^32 (RFC 1982 style) ----

@@ -8,7 +8,11 @@ import {
   CF_NOREPLY,
   CF_RETRANS_HIT,
   CF_SEEN_REPLY,
+  M_CFLAGS,
+  TCP_WORDS,
   TDF_DATA_UNACK,
+  W_DIRF,
+  W_META,
   type TcpStore,
 } from './tcp-store.js';
 import {
@@ -85,15 +89,17 @@ export function tcpStateTimeout(t: TcpTimeouts, state: number): number {
  * RETRANS/UNACK.
  */
 export function tcpTimeoutMs(store: TcpStore, id: number, timeouts: TcpTimeouts): number {
-  const state = store.state[id];
-  const c = store.cflags[id];
+  const b = id * TCP_WORDS;
+  const meta = store.data[b + W_META];
+  const state = meta & 0xff;
+  const c = (meta >>> M_CFLAGS) & 0xff;
   const base = tcpStateTimeout(timeouts, state);
   const retrans = timeouts.retrans ?? 300;
   const unack = timeouts.unack ?? 300;
   let t = base;
   if ((c & CF_RETRANS_HIT) !== 0 && base > retrans) t = retrans;
   else if ((c & CF_LAST_RST) !== 0) t = timeouts.close;
-  else if (((store.tdFlags[id * 2] | store.tdFlags[id * 2 + 1]) & TDF_DATA_UNACK) !== 0 && base > unack)
+  else if ((store.data[b + W_DIRF] & (TDF_DATA_UNACK | (TDF_DATA_UNACK << 16))) !== 0 && base > unack)
     t = unack;
   else if ((c & CF_LASTWIN0) !== 0 && base > retrans) t = retrans;
   if ((c & CF_NOREPLY) !== 0) {
@@ -106,11 +112,13 @@ export function tcpTimeoutMs(store: TcpStore, id: number, timeouts: TcpTimeouts)
 
 /** conntrack's ASSURED: a reply was seen and the connection then reached (or stayed in) ESTABLISHED. */
 export function tcpIsAssured(store: TcpStore, id: number): boolean {
-  return (store.cflags[id] & CF_ASSURED) !== 0;
+  return (store.data[id * TCP_WORDS + W_META] & (CF_ASSURED << M_CFLAGS)) !== 0;
 }
 export function tcpSeenReply(store: TcpStore, id: number): boolean {
-  return (store.cflags[id] & CF_SEEN_REPLY) !== 0;
+  return (store.data[id * TCP_WORDS + W_META] & (CF_SEEN_REPLY << M_CFLAGS)) !== 0;
 }
+/** The connection's TCP_STATE_*. */
 export function tcpState(store: TcpStore, id: number): number {
-  return store.state[id];
+  return store.data[id * TCP_WORDS + W_META] & 0xff;
 }
+export { tcpNextSeq } from './tcp-store.js';

@@ -21,7 +21,6 @@ import {
   TCP_IDX_SYN,
   TCP_IDX_SYNACK,
   TCP_STATE_CLOSE,
-  TCP_STATE_CLOSE_WAIT,
   TCP_STATE_ESTABLISHED,
   TCP_STATE_FIN_WAIT,
   TCP_STATE_IGNORE,
@@ -39,7 +38,6 @@ import {
 import {
   CF_ASSURED,
   CF_LAST_RST,
-  CF_LASTWIN0,
   CF_NOREPLY,
   CF_RETRANS_HIT,
   CF_SEEN_REPLY,
@@ -47,26 +45,37 @@ import {
   LAST_INDEX_MASK,
   LAST_RETRANS_SHIFT,
   LO_CHALLENGE,
-  LO_SACK_PERM,
   LO_SIMOPEN,
-  LO_WSCALE,
-  LO_WSCALE_MASK,
   TDF_CLOSE_INIT,
   TDF_LIBERAL,
-  TDF_MAXACK_SET,
   TDF_SACK_PERM,
-  TDF_WSCALE,
+  TCP_WORDS,
+  TD_END,
+  TD_MAXEND,
+  TD_MAXWIN,
   TcpStore,
-  seqBefore,
+  W_LAST_END,
+  getCflags,
+  getLast,
+  getLastOpt,
+  getState,
+  getTdFlags,
+  setCflags,
+  setLast,
+  setLastOpt,
+  setState,
+  setTdFlags,
 } from './tcp-store.js';
+import { tcpFastAck } from './tcp-fast.js';
 import {
-  MAX_WSCALE,
-  WIN_ACCEPT,
-  WIN_IGNORE,
-  tcpApplySynOptions,
-  tcpInWindow,
-  tcpSegmentEnd,
-} from './tcp-window.js';
+  RST_INVALID,
+  RST_KEEP_STATE,
+  RST_SKIP_WINDOW,
+  recordIgnored,
+  resyncFromIgnoredSyn,
+  rstCheck,
+} from './tcp-rare.js';
+import { WIN_ACCEPT, WIN_IGNORE, tcpApplySynOptions, tcpInWindow, tcpSegmentEnd } from './tcp-window.js';
 import {
   TCP_IGNORE,
   TCP_INVALID_FLAGS,
@@ -111,18 +120,20 @@ export function tcpInit(store: TcpStore, id: number, pkt: Packet, cfg: TcpConfig
   store.clear(id);
   const r = tcpCanCreate(pkt, cfg);
   if (r !== TCP_OK) return r;
-  const i = id * 2;
+  const d = store.data;
+  const i = id * TCP_WORDS; // direction 0
   const win = pkt.window & 0xffff;
   const end = tcpSegmentEnd(pkt);
-  store.tdEnd[i] = end;
-  store.tdMaxWin[i] = win === 0 ? 1 : win;
+  const mw = win === 0 ? 1 : win;
+  d[i + TD_END] = end;
+  d[i + TD_MAXWIN] = mw;
   if ((pkt.tcpFlags & TCP_SYN) !== 0) {
-    store.tdMaxEnd[i] = end;
-    tcpApplySynOptions(store, i, pkt);
+    d[i + TD_MAXEND] = end;
+    tcpApplySynOptions(store, id, 0, pkt);
   } else {
-    store.tdMaxEnd[i] = end + store.tdMaxWin[i];
-    store.tdFlags[i] = TDF_SACK_PERM | TDF_LIBERAL;
-    store.tdFlags[i + 1] = TDF_SACK_PERM | TDF_LIBERAL;
+    d[i + TD_MAXEND] = end + mw;
+    setTdFlags(store, id, 0, TDF_SACK_PERM | TDF_LIBERAL);
+    setTdFlags(store, id, 1, TDF_SACK_PERM | TDF_LIBERAL);
   }
   return track(store, id, 0, pkt, cfg);
 }
@@ -140,23 +151,32 @@ export function tcpTrack(
   cfg: TcpConfig,
   _nowMs?: number,
 ): number {
+  if (tcpFastAck(store, id, dir, pkt, cfg)) return TCP_OK;
   if (!tcpValidFlags(pkt.tcpFlags)) return TCP_INVALID_FLAGS;
   return track(store, id, dir, pkt, cfg);
 }
 
-// RST pre-check results (bits).
-const RST_KEEP_STATE = 1;
-const RST_SKIP_WINDOW = 2;
-const RST_INVALID = 4;
+/**
+ * tcpTrack without the ESTABLISHED fast path (tcp-fast.ts): every packet takes
+ * the general path. For tests that check the fast path changes nothing.
+ */
+export function tcpTrackGeneral(
+  store: TcpStore,
+  id: number,
+  dir: 0 | 1,
+  pkt: Packet,
+  cfg: TcpConfig,
+): number {
+  if (!tcpValidFlags(pkt.tcpFlags)) return TCP_INVALID_FLAGS;
+  return track(store, id, dir, pkt, cfg);
+}
 
 function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig): number {
   const index = tcpPacketIndex(pkt.tcpFlags);
-  const si = id * 2 + dir;
-  const ri = si ^ 1;
-  const storedState = s.state[id];
+  const storedState = getState(s, id);
   let old = storedState;
   let next = tcpNextState(dir, index, old);
-  const last = s.last[id];
+  const last = getLast(s, id);
   const lastIndex = last & LAST_INDEX_MASK;
   const lastDir = (last >> LAST_DIR_SHIFT) & 1;
   let skipWindow = false;
@@ -167,7 +187,7 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
     // TIME-WAIT). If a close or abort really happened, start over; otherwise we
     // may be out of sync with the endpoints: let it pass as an ignored SYN.
     if (
-      ((s.tdFlags[si] | s.tdFlags[ri]) & TDF_CLOSE_INIT) !== 0 ||
+      ((getTdFlags(s, id, 0) | getTdFlags(s, id, 1)) & TDF_CLOSE_INIT) !== 0 ||
       (lastDir === dir && lastIndex === TCP_IDX_RST)
     ) {
       return TCP_REOPEN;
@@ -179,7 +199,7 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
       index === TCP_IDX_SYNACK &&
       lastIndex === TCP_IDX_SYN &&
       lastDir !== dir &&
-      pkt.ack >>> 0 === s.lastEnd[id]
+      pkt.ack >>> 0 === s.data[id * TCP_WORDS + W_LAST_END]
     ) {
       // This SYN-ACK answers the SYN we let through: the endpoints are in sync
       // and we were not. Rebuild the handshake from the recorded SYN.
@@ -188,7 +208,7 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
       next = TCP_STATE_SYN_RECV;
     } else {
       recordIgnored(s, id, dir, index, old, pkt);
-      if (dir === 1) s.cflags[id] |= CF_SEEN_REPLY;
+      if (dir === 1) setCflags(s, id, getCflags(s, id) | CF_SEEN_REPLY);
       return TCP_IGNORE;
     }
   } else if (next === TCP_STATE_INVALID) {
@@ -199,19 +219,19 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
       index === TCP_IDX_ACK &&
       lastDir !== dir &&
       lastIndex === TCP_IDX_SYN &&
-      (s.lastOpt[id] & LO_CHALLENGE) !== 0
+      (getLastOpt(s, id) & LO_CHALLENGE) !== 0
     ) {
       // RFC 5961 challenge ACK to a SYN we ignored in LAST_ACK: it does not
       // acknowledge the last FIN.
-      s.lastOpt[id] &= ~LO_CHALLENGE;
-      if (dir === 1) s.cflags[id] |= CF_SEEN_REPLY;
+      setLastOpt(s, id, getLastOpt(s, id) & ~LO_CHALLENGE);
+      if (dir === 1) setCflags(s, id, getCflags(s, id) | CF_SEEN_REPLY);
       return TCP_IGNORE;
     }
   } else if (next === TCP_STATE_SYN_SENT2) {
-    s.lastOpt[id] |= LO_SIMOPEN;
+    setLastOpt(s, id, getLastOpt(s, id) | LO_SIMOPEN);
   } else if (next === TCP_STATE_SYN_RECV) {
     // In a simultaneous open the final ACK comes from the reply side.
-    if (dir === 1 && index === TCP_IDX_ACK && (s.lastOpt[id] & LO_SIMOPEN) !== 0)
+    if (dir === 1 && index === TCP_IDX_ACK && (getLastOpt(s, id) & LO_SIMOPEN) !== 0)
       next = TCP_STATE_ESTABLISHED;
   } else if (next === TCP_STATE_CLOSE && index === TCP_IDX_RST) {
     const r = rstCheck(s, id, dir, old, lastIndex, lastDir, pkt, cfg);
@@ -223,29 +243,31 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
   if (!skipWindow) {
     const w = tcpInWindow(s, id, dir, index, storedState, pkt, cfg.liberal, cfg.strictLowerBound === true);
     if (w === WIN_IGNORE) {
-      if (dir === 1) s.cflags[id] |= CF_SEEN_REPLY;
+      if (dir === 1) setCflags(s, id, getCflags(s, id) | CF_SEEN_REPLY);
       return TCP_IGNORE;
     }
     if (w !== WIN_ACCEPT) {
       // conntrack remembers an invalid FIN/RST of an assured connection so that
       // the other side's answering FIN/RST can shorten its timeout; we only keep
       // the record (the timer is the caller's).
-      if ((s.cflags[id] & CF_ASSURED) !== 0 && (index === TCP_IDX_RST || index === TCP_IDX_FIN)) {
+      if ((getCflags(s, id) & CF_ASSURED) !== 0 && (index === TCP_IDX_RST || index === TCP_IDX_FIN)) {
         const answersOther = lastDir !== dir && (lastIndex === TCP_IDX_FIN || lastIndex === TCP_IDX_RST);
-        if (!answersOther) s.last[id] = (s.last[id] & ~0x0f) | index | (dir << LAST_DIR_SHIFT);
+        if (!answersOther) setLast(s, id, (getLast(s, id) & ~0x0f) | index | (dir << LAST_DIR_SHIFT));
       }
       return TCP_OUT_OF_WINDOW;
     }
   }
 
   // ---- In window: commit ----
-  s.last[id] = (s.last[id] & ~0x0f) | index | (dir << LAST_DIR_SHIFT);
-  s.state[id] = next;
-  if (old !== next && next === TCP_STATE_FIN_WAIT) s.tdFlags[si] |= TDF_CLOSE_INIT;
+  const newLast = (getLast(s, id) & ~0x0f) | index | (dir << LAST_DIR_SHIFT);
+  setLast(s, id, newLast);
+  setState(s, id, next);
+  if (old !== next && next === TCP_STATE_FIN_WAIT)
+    setTdFlags(s, id, dir, getTdFlags(s, id, dir) | TDF_CLOSE_INIT);
 
-  let c = s.cflags[id] & ~(CF_RETRANS_HIT | CF_LAST_RST | CF_NOREPLY);
+  let c = getCflags(s, id) & ~(CF_RETRANS_HIT | CF_LAST_RST | CF_NOREPLY);
   const maxRetrans = cfg.maxRetrans ?? 3;
-  if (s.last[id] >> LAST_RETRANS_SHIFT >= maxRetrans) c |= CF_RETRANS_HIT;
+  if (newLast >> LAST_RETRANS_SHIFT >= maxRetrans) c |= CF_RETRANS_HIT;
   if (index === TCP_IDX_RST) c |= CF_LAST_RST;
   const seenReply = (c & CF_SEEN_REPLY) !== 0;
   if (!seenReply) {
@@ -259,112 +281,8 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
     c |= CF_ASSURED;
   }
   if (dir === 1) c |= CF_SEEN_REPLY;
-  s.cflags[id] = c;
+  setCflags(s, id, c);
   // A retransmitted SYN with no answer yet must not keep the entry alive forever.
   if (!seenReply && index === TCP_IDX_SYN && old === TCP_STATE_SYN_SENT) return TCP_IGNORE;
   return TCP_OK;
-}
-
-/** Record a packet we let through without tracking it (conntrack's sIG path). */
-function recordIgnored(s: TcpStore, id: number, dir: number, index: number, old: number, pkt: Packet): void {
-  const win = pkt.window & 0xffff;
-  s.last[id] = (s.last[id] & ~0x0f) | index | (dir << LAST_DIR_SHIFT);
-  s.lastEnd[id] = tcpSegmentEnd(pkt);
-  s.lastAux[id] = win;
-  if (win === 0) s.cflags[id] |= CF_LASTWIN0;
-  else s.cflags[id] &= ~CF_LASTWIN0;
-  if (index === TCP_IDX_SYN && dir === 0) {
-    // Keep the SYN's options: if the server answers it, we resync from them.
-    let o = 0;
-    if (pkt.wscale >= 0) o |= LO_WSCALE | (pkt.wscale > MAX_WSCALE ? MAX_WSCALE : pkt.wscale);
-    if (pkt.sackPermitted) o |= LO_SACK_PERM;
-    // In LAST_ACK a SYN may draw a challenge ACK that must not count as the last ACK.
-    if (old === TCP_STATE_LAST_ACK) o |= LO_CHALLENGE;
-    s.lastOpt[id] = o;
-  }
-  // An ACK from the responder while we wait for its SYN-ACK may be a challenge ACK;
-  // keep its ack number to recognise the client's RST answering it.
-  if (old === TCP_STATE_SYN_SENT && index === TCP_IDX_ACK && dir === 1) s.lastAux[id] = pkt.ack >>> 0;
-}
-
-/** A SYN-ACK in `dir` answered the SYN we ignored from the other direction: restart the handshake from it. */
-function resyncFromIgnoredSyn(s: TcpStore, id: number, dir: number): void {
-  const ci = id * 2 + (dir ^ 1); // the SYN's direction
-  const si = id * 2 + dir;
-  const o = s.lastOpt[id];
-  const win = s.lastAux[id];
-  s.tdEnd[ci] = s.lastEnd[id];
-  s.tdMaxEnd[ci] = s.lastEnd[id];
-  s.tdMaxWin[ci] = win === 0 ? 1 : win;
-  s.tdMaxAck[ci] = 0;
-  s.tdScale[ci] = o & LO_WSCALE_MASK;
-  s.tdFlags[ci] =
-    (s.tdFlags[ci] & TDF_LIBERAL) | (o & LO_WSCALE ? TDF_WSCALE : 0) | (o & LO_SACK_PERM ? TDF_SACK_PERM : 0);
-  s.lastOpt[id] = o & ~LO_CHALLENGE;
-  // The answering side starts afresh.
-  s.tdEnd[si] = 0;
-  s.tdMaxEnd[si] = 0;
-  s.tdMaxWin[si] = 0;
-  s.tdMaxAck[si] = 0;
-  s.tdScale[si] = 0;
-  s.tdFlags[si] &= TDF_LIBERAL;
-}
-
-/** Is the connection established and assured (conntrack's nf_conntrack_tcp_established)? */
-function established(s: TcpStore, id: number, state: number): boolean {
-  return state === TCP_STATE_ESTABLISHED && (s.cflags[id] & CF_ASSURED) !== 0;
-}
-
-/**
- * Extra checks for a RST before the window check (conntrack's CLOSE case):
- * in closing states skip the window (the tuple may already be reused); else a
- * RST below the highest ack the peer sent is invalid; in an established
- * connection only a RST at exactly that sequence (or right after our last
- * segment) closes, others keep the state so a challenge ACK can follow; a RST
- * answering a SYN or ACK we let through skips the window check.
- */
-function rstCheck(
-  s: TcpStore,
-  id: number,
-  dir: number,
-  old: number,
-  lastIndex: number,
-  lastDir: number,
-  pkt: Packet,
-  cfg: TcpConfig,
-): number {
-  if (
-    old === TCP_STATE_FIN_WAIT ||
-    old === TCP_STATE_CLOSE_WAIT ||
-    old === TCP_STATE_LAST_ACK ||
-    old === TCP_STATE_TIME_WAIT ||
-    old === TCP_STATE_CLOSE
-  ) {
-    return RST_SKIP_WINDOW;
-  }
-  const ri = id * 2 + (dir ^ 1);
-  const seq = pkt.seq >>> 0;
-  let r = 0;
-  if ((s.tdFlags[ri] & TDF_MAXACK_SET) !== 0 && lastIndex !== TCP_IDX_SYN) {
-    const est = established(s, id, old);
-    if (seq === 0 && !est) return 0;
-    const maxAck = s.tdMaxAck[ri];
-    if (seqBefore(seq, maxAck) && cfg.ignoreInvalidRst !== true) return RST_INVALID;
-    if (!est || seq === maxAck) return 0;
-    if (lastIndex === TCP_IDX_ACK && lastDir === dir && seq === s.lastEnd[id]) return 0;
-    r = RST_KEEP_STATE;
-  }
-  const c = s.cflags[id];
-  const ackNo = pkt.ack >>> 0;
-  if (
-    (((c & CF_SEEN_REPLY) !== 0 && lastIndex === TCP_IDX_SYN) ||
-      ((c & CF_ASSURED) === 0 && lastIndex === TCP_IDX_ACK)) &&
-    ackNo === s.lastEnd[id]
-  ) {
-    return r | RST_SKIP_WINDOW; // RST to a SYN or half-open ACK we let through
-  }
-  if (old === TCP_STATE_SYN_SENT && lastIndex === TCP_IDX_ACK && lastDir === 1 && seq === s.lastAux[id]) {
-    return r | RST_SKIP_WINDOW; // RST answering a challenge ACK
-  }
-  return r;
 }

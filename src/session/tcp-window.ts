@@ -21,14 +21,29 @@ import {
   LAST_DIR_SHIFT,
   LAST_INDEX_MASK,
   LAST_RETRANS_SHIFT,
+  M_CFLAGS,
+  M_LAST,
   RETRANS_MAX,
+  TCP_WORDS,
+  TD_END,
+  TD_MAXACK,
+  TD_MAXEND,
+  TD_MAXWIN,
   TDF_DATA_UNACK,
   TDF_LIBERAL,
   TDF_MAXACK_SET,
   TDF_SACK_PERM,
   TDF_WSCALE,
+  W_LAST_AUX,
+  W_LAST_END,
+  W_DIRF,
+  W_META,
+  D_SCALE,
+  getTdFlags,
   seqAfter,
   seqBefore,
+  setTdFlags,
+  setTdScale,
   type TcpStore,
 } from './tcp-store.js';
 
@@ -49,43 +64,36 @@ export function tcpSegmentEnd(pkt: Packet): number {
   return (pkt.seq + pkt.payloadLen + (f & TCP_SYN ? 1 : 0) + (f & TCP_FIN ? 1 : 0)) >>> 0;
 }
 
-/** Record the SYN options of this direction (td_scale, window-scale seen, SACK-permitted); keeps only the liberal bit. */
-export function tcpApplySynOptions(s: TcpStore, di: number, pkt: Packet): void {
-  let fl = s.tdFlags[di] & TDF_LIBERAL;
+/** Record the SYN options of direction `dir` (td_scale, window-scale seen, SACK-permitted); keeps only the liberal bit. */
+export function tcpApplySynOptions(s: TcpStore, id: number, dir: number, pkt: Packet): void {
+  let fl = getTdFlags(s, id, dir) & TDF_LIBERAL;
   let scale = 0;
   if (pkt.wscale >= 0) {
     scale = pkt.wscale > MAX_WSCALE ? MAX_WSCALE : pkt.wscale;
     fl |= TDF_WSCALE;
   }
   if (pkt.sackPermitted) fl |= TDF_SACK_PERM;
-  s.tdScale[di] = scale;
-  s.tdFlags[di] = fl;
+  setTdScale(s, id, dir, scale);
+  setTdFlags(s, id, dir, fl);
 }
 
 /** (Re)initialise a direction from its SYN or SYN-ACK. */
-function initSender(
-  s: TcpStore,
-  si: number,
-  ri: number,
-  dir: number,
-  pkt: Packet,
-  end: number,
-  win: number,
-): void {
-  s.tdEnd[si] = end;
-  s.tdMaxEnd[si] = end;
-  s.tdMaxWin[si] = win === 0 ? 1 : win;
-  tcpApplySynOptions(s, si, pkt);
+function initSender(s: TcpStore, id: number, dir: number, pkt: Packet, end: number, win: number): void {
+  const si = id * TCP_WORDS + (dir << 2);
+  s.data[si + TD_END] = end;
+  s.data[si + TD_MAXEND] = end;
+  s.data[si + TD_MAXWIN] = win === 0 ? 1 : win;
+  tcpApplySynOptions(s, id, dir, pkt);
   // RFC 7323: scaling is in effect only if both sides sent the option; decided
   // when the reply direction's SYN(-ACK) is seen.
-  if (dir === 1 && !((s.tdFlags[si] & TDF_WSCALE) !== 0 && (s.tdFlags[ri] & TDF_WSCALE) !== 0)) {
-    s.tdScale[si] = 0;
-    s.tdScale[ri] = 0;
+  if (dir === 1 && (getTdFlags(s, id, 0) & getTdFlags(s, id, 1) & TDF_WSCALE) === 0) {
+    setTdScale(s, id, 0, 0);
+    setTdScale(s, id, 1, 0);
   }
 }
 
 /** Fingerprint of (seq, ack, window) for retransmission detection. */
-function retransKey(seq: number, ack: number, win: number): number {
+export function retransKey(seq: number, ack: number, win: number): number {
   let h = Math.imul(seq ^ 0x5bd1e995, 0x9e3779b1);
   h = Math.imul(h ^ ack ^ (h >>> 15), 0x85ebca6b);
   h = Math.imul(h ^ win ^ (h >>> 13), 0xc2b2ae35);
@@ -110,8 +118,13 @@ export function tcpInWindow(
   liberal: boolean,
   strictLowerBound: boolean,
 ): number {
-  const si = id * 2 + dir;
-  const ri = si ^ 1;
+  const d = s.data;
+  const base = id * TCP_WORDS;
+  const si = base + (dir << 2);
+  const ri = base + ((dir ^ 1) << 2);
+  const fi = base + W_DIRF;
+  const sh = dir << 4;
+  const rsh = sh ^ 16;
   const flags = pkt.tcpFlags;
   const syn = (flags & TCP_SYN) !== 0;
   const hasAck = (flags & TCP_ACK) !== 0;
@@ -124,63 +137,63 @@ export function tcpInWindow(
   let end = tcpSegmentEnd(pkt);
 
   // SACK blocks count only when the receiver allowed SACK.
-  if ((s.tdFlags[ri] & TDF_SACK_PERM) !== 0 && pkt.hasSack && seqAfter(pkt.sackMaxRight >>> 0, sack)) {
+  if (((d[fi] >>> rsh) & TDF_SACK_PERM) !== 0 && pkt.hasSack && seqAfter(pkt.sackMaxRight >>> 0, sack)) {
     sack = pkt.sackMaxRight >>> 0;
   }
 
-  if (s.tdMaxWin[si] === 0) {
+  if (d[si + TD_MAXWIN] === 0) {
     // First packet seen from this direction.
     if (syn) {
-      initSender(s, si, ri, dir, pkt, end, win);
+      initSender(s, id, dir, pkt, end, win);
       // A bare SYN from the reply side (simultaneous open): nothing to check yet.
       if (!hasAck) return WIN_ACCEPT;
     } else {
       // Mid-stream: we lost the history, take what the packet tells us.
-      s.tdEnd[si] = end;
-      const swin = win << s.tdScale[si];
+      d[si + TD_END] = end;
+      const swin = win << ((d[fi] >>> (sh + D_SCALE)) & 0xff);
       const mw = swin === 0 ? 1 : swin;
-      s.tdMaxWin[si] = mw;
-      s.tdMaxEnd[si] = end + mw;
-      if (s.tdMaxWin[ri] === 0) {
+      d[si + TD_MAXWIN] = mw;
+      d[si + TD_MAXEND] = end + mw;
+      if (d[ri + TD_MAXWIN] === 0) {
         // Other direction not seen either: make checks III and IV pass.
-        s.tdEnd[ri] = sack;
-        s.tdMaxEnd[ri] = sack;
-      } else if (sack === (s.tdEnd[ri] + 1) >>> 0) {
+        d[ri + TD_END] = sack;
+        d[ri + TD_MAXEND] = sack;
+      } else if (sack === (d[ri + TD_END] + 1) >>> 0) {
         // Probably the answer to a keepalive (which resends the last byte).
-        s.tdEnd[ri] = s.tdEnd[ri] + 1;
+        d[ri + TD_END] = d[ri + TD_END] + 1;
       }
     }
   } else if (
     syn &&
-    seqAfter(end, s.tdEnd[si]) &&
+    seqAfter(end, d[si + TD_END]) &&
     (state === TCP_STATE_SYN_SENT || state === TCP_STATE_SYN_RECV)
   ) {
     // A new SYN (or SYN-ACK) with a higher sequence during the handshake: the
     // endpoint restarted; re-initialise this direction from it (RFC 793).
-    initSender(s, si, ri, dir, pkt, end, win);
+    initSender(s, id, dir, pkt, end, win);
     if (dir === 1 && !hasAck) return WIN_ACCEPT;
   }
 
   if (!hasAck) {
     // No ACK: pretend it acknowledged exactly what we have seen.
-    ack = sack = s.tdEnd[ri];
+    ack = sack = d[ri + TD_END];
   } else if (rst && ack === 0) {
     // Stacks that send RST+ACK with ack 0.
-    ack = sack = s.tdEnd[ri];
+    ack = sack = d[ri + TD_END];
   }
   if (rst && seq === 0 && state === TCP_STATE_SYN_SENT) {
     // RST answering our SYN with seq 0.
-    seq = end = s.tdEnd[si];
+    seq = end = d[si + TD_END];
   }
 
-  const sEnd = s.tdEnd[si];
-  const sMaxEnd = s.tdMaxEnd[si];
-  const rEnd = s.tdEnd[ri];
-  const rMaxWin = s.tdMaxWin[ri];
-  const sMaxWin = s.tdMaxWin[si];
+  const sEnd = d[si + TD_END];
+  const sMaxEnd = d[si + TD_MAXEND];
+  const rEnd = d[ri + TD_END];
+  const rMaxWin = d[ri + TD_MAXWIN];
+  const sMaxWin = d[si + TD_MAXWIN];
   const maxAckWin = sMaxWin > MAXACKWINDOW_MIN ? sMaxWin : MAXACKWINDOW_MIN;
   const lowerFail = strictLowerBound ? WIN_INVALID : WIN_IGNORE;
-  const lib = liberal || (s.tdFlags[si] & TDF_LIBERAL) !== 0;
+  const lib = liberal || ((d[fi] >>> sh) & TDF_LIBERAL) !== 0;
 
   let verdict = WIN_ACCEPT;
   if (!seqBefore(seq, sMaxEnd + 1)) {
@@ -192,8 +205,8 @@ export function tcpInWindow(
     const inRecvWin = rMaxWin !== 0 && seqAfter(end, sEnd - rMaxWin - 1);
     if (inRecvWin && ackOk && overshot <= rMaxWin && seqBefore(sack, rEnd + 1)) {
       if (!lib) {
-        s.tdEnd[si] = end;
-        s.tdFlags[si] |= TDF_DATA_UNACK;
+        d[si + TD_END] = end;
+        d[fi] |= TDF_DATA_UNACK << sh;
         return WIN_IGNORE;
       }
     } else {
@@ -209,43 +222,51 @@ export function tcpInWindow(
   if (verdict !== WIN_ACCEPT && !lib) return verdict;
 
   // ---- Accepted: update ----
-  if (!syn) win = win << s.tdScale[si]; // <= 2^30, stays a positive int
+  if (!syn) win = win << ((d[fi] >>> (sh + D_SCALE)) & 0xff); // <= 2^30, stays a positive int
   const swin = (win + ((sack - ack) >>> 0)) >>> 0;
-  if (s.tdMaxWin[si] < swin) s.tdMaxWin[si] = swin;
-  if (seqAfter(end, s.tdEnd[si])) {
-    s.tdEnd[si] = end;
-    s.tdFlags[si] |= TDF_DATA_UNACK;
+  if (d[si + TD_MAXWIN] < swin) d[si + TD_MAXWIN] = swin;
+  if (seqAfter(end, d[si + TD_END])) {
+    d[si + TD_END] = end;
+    d[fi] |= TDF_DATA_UNACK << sh;
   }
   if (hasAck) {
-    if ((s.tdFlags[si] & TDF_MAXACK_SET) === 0) {
-      s.tdMaxAck[si] = ack;
-      s.tdFlags[si] |= TDF_MAXACK_SET;
-    } else if (seqAfter(ack, s.tdMaxAck[si])) {
-      s.tdMaxAck[si] = ack;
+    if (((d[fi] >>> sh) & TDF_MAXACK_SET) === 0) {
+      d[si + TD_MAXACK] = ack;
+      d[fi] |= TDF_MAXACK_SET << sh;
+    } else if (seqAfter(ack, d[si + TD_MAXACK])) {
+      d[si + TD_MAXACK] = ack;
     }
   }
   // Receiver: a sender overrunning its maxend widens the receiver's window.
-  if (s.tdMaxWin[ri] !== 0 && seqAfter(end, s.tdMaxEnd[si])) {
-    s.tdMaxWin[ri] = s.tdMaxWin[ri] + ((end - s.tdMaxEnd[si]) >>> 0);
+  if (d[ri + TD_MAXWIN] !== 0 && seqAfter(end, d[si + TD_MAXEND])) {
+    d[ri + TD_MAXWIN] = d[ri + TD_MAXWIN] + ((end - d[si + TD_MAXEND]) >>> 0);
   }
-  if (seqAfter(sack + win, s.tdMaxEnd[ri] - 1)) {
-    s.tdMaxEnd[ri] = sack + win + (win === 0 ? 1 : 0);
+  if (seqAfter(sack + win, d[ri + TD_MAXEND] - 1)) {
+    d[ri + TD_MAXEND] = sack + win + (win === 0 ? 1 : 0);
   }
-  if (ack === s.tdEnd[ri]) s.tdFlags[ri] &= ~TDF_DATA_UNACK;
+  if (ack === d[ri + TD_END]) d[fi] &= ~(TDF_DATA_UNACK << rsh);
 
   // Retransmission detection on ACK-class segments (same dir, seq, ack, end, window).
   if (index === TCP_IDX_ACK) {
     const key = retransKey(seq, ack, winRaw);
-    const last = s.last[id];
-    if (((last >> LAST_DIR_SHIFT) & 1) === dir && s.lastEnd[id] === end && s.lastAux[id] === key) {
+    const mi = base + W_META;
+    const meta = d[mi];
+    const last = (meta >>> M_LAST) & 0xff;
+    if (
+      ((last >> LAST_DIR_SHIFT) & 1) === dir &&
+      d[base + W_LAST_END] === end &&
+      d[base + W_LAST_AUX] === key
+    ) {
       const n = last >> LAST_RETRANS_SHIFT;
-      if (n < RETRANS_MAX) s.last[id] = last + (1 << LAST_RETRANS_SHIFT);
+      if (n < RETRANS_MAX) d[mi] = meta + (1 << (LAST_RETRANS_SHIFT + M_LAST));
     } else {
-      s.last[id] = (last & LAST_INDEX_MASK) | (dir << LAST_DIR_SHIFT);
-      s.lastEnd[id] = end;
-      s.lastAux[id] = key;
-      if (winRaw === 0) s.cflags[id] |= CF_LASTWIN0;
-      else s.cflags[id] &= ~CF_LASTWIN0;
+      const nl = (last & LAST_INDEX_MASK) | (dir << LAST_DIR_SHIFT);
+      let m = (meta & ~(0xff << M_LAST)) | (nl << M_LAST);
+      if (winRaw === 0) m |= CF_LASTWIN0 << M_CFLAGS;
+      else m &= ~(CF_LASTWIN0 << M_CFLAGS);
+      d[mi] = m;
+      d[base + W_LAST_END] = end;
+      d[base + W_LAST_AUX] = key;
     }
   }
   return WIN_ACCEPT;

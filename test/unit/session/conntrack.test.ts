@@ -23,6 +23,7 @@ import {
   TCP_STATE_SYN_RECV,
   TCP_STATE_SYN_SENT,
 } from '../../../src/session/tcp-states.js';
+import { tcpState } from '../../../src/session/tcp-track.js';
 import { buildFrame, buildIp, type FrameSpec } from '../../../src/wire/build.js';
 import { decodeFrame } from '../../../src/wire/decode.js';
 import { formatIp } from '../../../src/wire/addr.js';
@@ -82,20 +83,20 @@ describe('Conntrack: TCP', () => {
     const id = ct.create(syn.pkt, 0, syn.len);
     expect(id).toBeGreaterThanOrEqual(0);
     expect(created).toEqual([id]);
-    expect(ct.tcp.state[id]).toBe(TCP_STATE_SYN_SENT);
+    expect(tcpState(ct.tcp, id)).toBe(TCP_STATE_SYN_SENT);
     expect(ct.table.expires(id)).toBe(120 * S);
     expect(ct.table.flags(id) & F_ASSURED).toBe(0);
 
     const synAck = tcp('192.0.2.80', 80, '10.0.0.1', 40000, TCP_SYN | TCP_ACK, 5000, 1001);
     expect(step(ct, synAck, 10)).toBe((id << 1) | 1);
-    expect(ct.tcp.state[id]).toBe(TCP_STATE_SYN_RECV);
+    expect(tcpState(ct.tcp, id)).toBe(TCP_STATE_SYN_RECV);
     expect(ct.table.expires(id)).toBe(10 + 60 * S);
     expect(ct.table.flags(id) & F_SEEN_REPLY).toBe(F_SEEN_REPLY);
     expect(ct.table.flags(id) & F_ASSURED).toBe(0);
 
     const ack = tcp('10.0.0.1', 40000, '192.0.2.80', 80, TCP_ACK, 1001, 5001);
     expect(step(ct, ack, 20)).toBe(id << 1);
-    expect(ct.tcp.state[id]).toBe(TCP_STATE_ESTABLISHED);
+    expect(tcpState(ct.tcp, id)).toBe(TCP_STATE_ESTABLISHED);
     expect(ct.table.flags(id) & F_ASSURED).toBe(F_ASSURED);
     expect(ct.table.expires(id)).toBe(20 + 432000 * S);
 

@@ -7,6 +7,7 @@ import {
   TCP_OK,
   TcpStore,
   tcpInit,
+  tcpState,
   tcpTrack,
   tcpVerdictName,
   type TcpConfig,
@@ -67,7 +68,7 @@ export class Conn {
     this.s = sIsn;
   }
   get state(): string {
-    return tcpStateName(this.store.state[this.id]);
+    return tcpStateName(tcpState(this.store, this.id));
   }
   init(p: Packet): string {
     return name(tcpInit(this.store, this.id, p, this.config));

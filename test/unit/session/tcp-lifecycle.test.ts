@@ -11,7 +11,15 @@ import {
   tcpTrack,
 } from '../../../src/session/tcp-track.js';
 import { TCP_STATE_NAMES } from '../../../src/session/tcp-states.js';
-import { TDF_LIBERAL } from '../../../src/session/tcp-store.js';
+import {
+  CF_SEEN_REPLY,
+  M_CFLAGS,
+  TCP_WORDS,
+  TDF_LIBERAL,
+  W_META,
+  getTdFlags,
+  tcpMaxWin,
+} from '../../../src/session/tcp-store.js';
 import { TCP_FIN, TCP_SYN, TCP_URG } from '../../../src/wire/packet.js';
 import { ACK, Conn, FINACK, RST, SYN, SYNACK, cfg, seg } from './tcp-helpers.js';
 
@@ -37,8 +45,8 @@ describe('session creation and loose pickup', () => {
     const c = new Conn(10_000, 20_000);
     expect(c.init(seg(ACK, 10_000, 20_000, { len: 100, win: 300 }))).toBe('ok');
     expect(c.state).toBe('ESTABLISHED');
-    expect(c.store.tdFlags[2] & TDF_LIBERAL).toBe(TDF_LIBERAL);
-    expect(c.store.tdFlags[3] & TDF_LIBERAL).toBe(TDF_LIBERAL);
+    expect(getTdFlags(c.store, c.id, 0) & TDF_LIBERAL).toBe(TDF_LIBERAL);
+    expect(getTdFlags(c.store, c.id, 1) & TDF_LIBERAL).toBe(TDF_LIBERAL);
     expect(timeout(c)).toBe(300_000); // no reply yet: at most UNACK
     expect(tcpIsAssured(c.store, c.id)).toBe(false);
     // window scale is unknown after pickup: huge segments must still pass
@@ -77,8 +85,7 @@ describe('timeouts', () => {
   ] as const;
   it.each(names.map((n, i) => [TCP_STATE_NAMES[i + 1]!, n, i + 1] as const))('%s uses %s', (_s, key, st) => {
     const store = new TcpStore(2);
-    store.state[1] = st;
-    store.cflags[1] = 1; // seen reply, nothing else
+    store.data[1 * TCP_WORDS + W_META] = st | (CF_SEEN_REPLY << M_CFLAGS); // seen reply, nothing else
     expect(tcpTimeoutMs(store, 1, T)).toBe(T[key] * 1000);
   });
 
@@ -139,7 +146,7 @@ describe('TcpStore', () => {
     b.handshake();
     a.store.clear(a.id);
     expect(a.state).toBe('NONE');
-    expect(a.store.tdMaxWin[2]).toBe(0);
+    expect(tcpMaxWin(a.store, a.id, 0)).toBe(0);
     expect(tcpIsAssured(a.store, a.id)).toBe(false);
     expect(b.state).toBe('ESTABLISHED');
   });

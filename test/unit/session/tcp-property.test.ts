@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { getTdScale } from '../../../src/session/tcp-store.js';
 import { describe, expect, it } from 'vitest';
 import { tcpStateName } from '../../../src/session/tcp-print.js';
 import {
@@ -6,6 +7,7 @@ import {
   TcpStore,
   tcpInit,
   tcpIsAssured,
+  tcpState,
   tcpTimeoutMs,
   tcpTrack,
   tcpVerdictName,
@@ -73,7 +75,7 @@ describe('property: a well-behaved conversation is always accepted', () => {
         const expectOk = (r: number, what: string) => {
           if (tcpVerdictName(r) !== 'ok') {
             throw new Error(
-              `${what}: ${tcpVerdictName(r)} in ${tcpStateName(store.state[id])}\n${log.join('\n')}`,
+              `${what}: ${tcpVerdictName(r)} in ${tcpStateName(tcpState(store, id))}\n${log.join('\n')}`,
             );
           }
         };
@@ -110,29 +112,29 @@ describe('property: a well-behaved conversation is always accepted', () => {
         send(0, SYN, 0);
         send(1, SYNACK, 0);
         send(0, ACK, 0);
-        expect(tcpStateName(store.state[id])).toBe('ESTABLISHED');
+        expect(tcpStateName(tcpState(store, id))).toBe('ESTABLISHED');
         expect(tcpIsAssured(store, id)).toBe(true);
-        expect(store.tdScale[2]).toBe(sides[0].shift);
-        expect(store.tdScale[3]).toBe(sides[1].shift);
+        expect(getTdScale(store, id, 0)).toBe(sides[0].shift);
+        expect(getTdScale(store, id, 1)).toBe(sides[1].shift);
 
         for (const s of p.steps) sendData(s.dir, s.frac);
-        expect(tcpStateName(store.state[id])).toBe('ESTABLISHED');
+        expect(tcpStateName(tcpState(store, id))).toBe('ESTABLISHED');
 
         const a = p.closer;
         const b = (a ^ 1) as 0 | 1;
         send(a, FINACK, 0);
-        expect(tcpStateName(store.state[id])).toBe('FIN_WAIT');
+        expect(tcpStateName(tcpState(store, id))).toBe('FIN_WAIT');
         send(b, ACK, 0);
-        expect(tcpStateName(store.state[id])).toBe('CLOSE_WAIT');
+        expect(tcpStateName(tcpState(store, id))).toBe('CLOSE_WAIT');
         for (const f of p.halfClose) {
           sendData(b, f); // the other side may keep sending
           send(a, ACK, 0);
         }
-        expect(tcpStateName(store.state[id])).toBe('CLOSE_WAIT');
+        expect(tcpStateName(tcpState(store, id))).toBe('CLOSE_WAIT');
         send(b, FINACK, 0);
-        expect(tcpStateName(store.state[id])).toBe('LAST_ACK');
+        expect(tcpStateName(tcpState(store, id))).toBe('LAST_ACK');
         send(a, ACK, 0);
-        expect(tcpStateName(store.state[id])).toBe('TIME_WAIT');
+        expect(tcpStateName(tcpState(store, id))).toBe('TIME_WAIT');
         expect(tcpTimeoutMs(store, id, DEFAULT_TCP_TIMEOUTS)).toBe(120_000);
       }),
       { numRuns: 400 },

@@ -1,3 +1,4 @@
+import { getTdScale } from '../../../src/session/tcp-store.js';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TCP_TIMEOUTS,
@@ -319,6 +320,6 @@ describe('reopen', () => {
     expect(c.state).toBe('SYN_RECV');
     expect(c.send(0, seg(ACK, 77778, 33334))).toBe('ok');
     expect(c.state).toBe('ESTABLISHED');
-    expect(c.store.tdScale[2]).toBe(7);
+    expect(getTdScale(c.store, c.id, 0)).toBe(7);
   });
 });

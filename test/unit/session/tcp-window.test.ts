@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { TDF_DATA_UNACK } from '../../../src/session/tcp-store.js';
+import {
+  TDF_DATA_UNACK,
+  getTdFlags,
+  getTdScale,
+  tcpMaxEnd,
+  tcpMaxWin,
+  tcpNextSeq,
+} from '../../../src/session/tcp-store.js';
 import { ACK, Conn, RST, cfg, seg } from './tcp-helpers.js';
-
-// Session id 1: direction 0 (client) is at index 2, direction 1 (server) at 3.
-const C = 2;
-const S = 3;
 
 describe('window tracking', () => {
   it('accepts in-window data both ways and tracks td_end / td_maxend', () => {
@@ -12,10 +15,10 @@ describe('window tracking', () => {
     expect(c.data(0, 1400)).toBe('ok');
     expect(c.data(1, 1400)).toBe('ok');
     expect(c.data(0, 1400)).toBe('ok');
-    expect(c.store.tdEnd[C]).toBe(c.c);
-    expect(c.store.tdEnd[S]).toBe(c.s);
+    expect(tcpNextSeq(c.store, c.id, 0)).toBe(c.c);
+    expect(tcpNextSeq(c.store, c.id, 1)).toBe(c.s);
     // the client may send up to what the server acked plus its window
-    expect(c.store.tdMaxEnd[C]).toBe((c.c - 1400 + 65535) >>> 0);
+    expect(tcpMaxEnd(c.store, c.id, 0)).toBe((c.c - 1400 + 65535) >>> 0);
   });
 
   it('drops data far beyond the window', () => {
@@ -42,8 +45,8 @@ describe('window tracking', () => {
     expect(c.data(0, 1500)).toBe('ok'); // starts inside the window
     const seq = c.c;
     expect(c.send(0, seg(ACK, seq, c.s, { len: 100 }))).toBe('ignore'); // starts beyond it
-    expect(c.store.tdEnd[C]).toBe((seq + 100) >>> 0);
-    expect(c.store.tdFlags[C] & TDF_DATA_UNACK).toBe(TDF_DATA_UNACK);
+    expect(tcpNextSeq(c.store, c.id, 0)).toBe((seq + 100) >>> 0);
+    expect(getTdFlags(c.store, c.id, 0) & TDF_DATA_UNACK).toBe(TDF_DATA_UNACK);
     expect(c.send(1, seg(ACK, c.s, seq + 100, { win: 1000 }))).toBe('ok'); // its ACK passes
   });
 
@@ -81,10 +84,10 @@ describe('window tracking', () => {
     it('both sides offer wscale: the scaled window (1000 << 7) is honoured', () => {
       const c = new Conn();
       c.handshake({ cScale: 7, sScale: 7, sWin: 1000 });
-      expect(c.store.tdScale[C]).toBe(7);
-      expect(c.store.tdScale[S]).toBe(7);
+      expect(getTdScale(c.store, c.id, 0)).toBe(7);
+      expect(getTdScale(c.store, c.id, 1)).toBe(7);
       expect(script(c)).toEqual(['ok', 'ok', 'ok', 'ok']);
-      expect(c.store.tdMaxEnd[C]).toBe((1001 + (1000 << 7)) >>> 0);
+      expect(tcpMaxEnd(c.store, c.id, 0)).toBe((1001 + (1000 << 7)) >>> 0);
     });
     it.each([
       ['client only', 7, undefined],
@@ -92,26 +95,26 @@ describe('window tracking', () => {
     ])('%s offers wscale: no scaling, big data beyond the window is dropped', (_n, cs, ss) => {
       const c = new Conn();
       c.handshake({ cScale: cs, sScale: ss, sWin: 1000 });
-      expect(c.store.tdScale[C]).toBe(0);
-      expect(c.store.tdScale[S]).toBe(0);
+      expect(getTdScale(c.store, c.id, 0)).toBe(0);
+      expect(getTdScale(c.store, c.id, 1)).toBe(0);
       expect(script(c)).toEqual(['ok', 'ok', 'ok', 'out-of-window']);
     });
     it('scale above 14 is clamped', () => {
       const c = new Conn();
       c.handshake({ cScale: 20, sScale: 9 });
-      expect(c.store.tdScale[C]).toBe(14);
-      expect(c.store.tdScale[S]).toBe(9);
+      expect(getTdScale(c.store, c.id, 0)).toBe(14);
+      expect(getTdScale(c.store, c.id, 1)).toBe(9);
     });
     it('the window of a SYN is never scaled', () => {
       const c = new Conn();
       c.handshake({ cScale: 7, sScale: 7, sWin: 100 });
       // after the SYN-ACK (window 100, unscaled) the client may send 100 bytes
-      expect(c.store.tdMaxWin[S]).toBe(100);
-      expect(c.store.tdMaxEnd[C]).toBe(c.c + 100);
+      expect(tcpMaxWin(c.store, c.id, 1)).toBe(100);
+      expect(tcpMaxEnd(c.store, c.id, 0)).toBe(c.c + 100);
       // the same window field in a later segment is scaled
       expect(c.data(1, 0, 100)).toBe('ok');
-      expect(c.store.tdMaxWin[S]).toBe(100 << 7);
-      expect(c.store.tdMaxEnd[C]).toBe(c.c + (100 << 7));
+      expect(tcpMaxWin(c.store, c.id, 1)).toBe(100 << 7);
+      expect(tcpMaxEnd(c.store, c.id, 0)).toBe(c.c + (100 << 7));
     });
   });
 
@@ -139,7 +142,7 @@ describe('window tracking', () => {
       expect(c.data(1, 1000)).toBe('ok');
     }
     expect(c.c).toBeLessThan(0x1_0000);
-    expect(c.store.tdEnd[C]).toBe(c.c);
+    expect(tcpNextSeq(c.store, c.id, 0)).toBe(c.c);
     expect(c.data(0, 100)).toBe('ok');
     // beyond the window across the wrap
     expect(c.send(0, seg(ACK, (c.c + 0x4000_0000) >>> 0, c.s, { len: 1 }))).toBe('out-of-window');
@@ -153,7 +156,7 @@ describe('window tracking', () => {
     c.handshake();
     const far = (c.c + 10_000_000) >>> 0;
     expect(c.send(0, seg(ACK, far, c.s, { len: 100 }))).toBe('ok');
-    expect(c.store.tdEnd[C]).toBe((far + 100) >>> 0);
+    expect(tcpNextSeq(c.store, c.id, 0)).toBe((far + 100) >>> 0);
     expect(c.send(1, seg(ACK, c.s, far + 100))).toBe('ok'); // and its ACK is in window now
     expect(c.send(0, seg(ACK, c.c, c.s + 999))).toBe('ok'); // bad ACK accepted too
     expect(c.state).toBe('ESTABLISHED');
