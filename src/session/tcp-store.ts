@@ -103,9 +103,10 @@ export class TcpStore {
 
   /** Forget session `id` (state NONE, no window data). */
   clear(id: number): void {
+    const d = this.data;
     const b = id * TCP_WORDS;
-    this.data.fill(0, b, b + TCP_WORDS);
-    this.data[b + W_META] = META_CLEAR;
+    for (let i = b; i < b + TCP_WORDS; i++) d[i] = 0;
+    d[b + W_META] = META_CLEAR;
   }
 }
 

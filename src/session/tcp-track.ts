@@ -54,7 +54,11 @@ import {
   TD_MAXEND,
   TD_MAXWIN,
   TcpStore,
+  M_CFLAGS,
+  M_LAST,
+  M_LASTOPT,
   W_LAST_END,
+  W_META,
   getCflags,
   getLast,
   getLastOpt,
@@ -63,7 +67,6 @@ import {
   setCflags,
   setLast,
   setLastOpt,
-  setState,
   setTdFlags,
 } from './tcp-store.js';
 import { tcpFastAck } from './tcp-fast.js';
@@ -259,13 +262,13 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
   }
 
   // ---- In window: commit ----
-  const newLast = (getLast(s, id) & ~0x0f) | index | (dir << LAST_DIR_SHIFT);
-  setLast(s, id, newLast);
-  setState(s, id, next);
+  const mi = id * TCP_WORDS + W_META;
+  const meta = s.data[mi];
+  const newLast = ((meta >>> M_LAST) & 0xf0) | index | (dir << LAST_DIR_SHIFT);
   if (old !== next && next === TCP_STATE_FIN_WAIT)
     setTdFlags(s, id, dir, getTdFlags(s, id, dir) | TDF_CLOSE_INIT);
 
-  let c = getCflags(s, id) & ~(CF_RETRANS_HIT | CF_LAST_RST | CF_NOREPLY);
+  let c = (meta >>> M_CFLAGS) & 0xff & ~(CF_RETRANS_HIT | CF_LAST_RST | CF_NOREPLY);
   const maxRetrans = cfg.maxRetrans ?? 3;
   if (newLast >> LAST_RETRANS_SHIFT >= maxRetrans) c |= CF_RETRANS_HIT;
   if (index === TCP_IDX_RST) c |= CF_LAST_RST;
@@ -281,7 +284,7 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
     c |= CF_ASSURED;
   }
   if (dir === 1) c |= CF_SEEN_REPLY;
-  setCflags(s, id, c);
+  s.data[mi] = next | (c << M_CFLAGS) | (newLast << M_LAST) | (meta & (0xff << M_LASTOPT));
   // A retransmitted SYN with no answer yet must not keep the entry alive forever.
   if (!seenReply && index === TCP_IDX_SYN && old === TCP_STATE_SYN_SENT) return TCP_IGNORE;
   return TCP_OK;
