@@ -221,3 +221,73 @@ policy: { rules: [ { from: inside, action: accept } ] }
     ]);
   });
 });
+
+describe('table limits and port assignment', () => {
+  const small = config(`
+sessions: { max: 2 }
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+policy: { rules: [ { from: inside, action: accept } ] }
+`);
+
+  it('evicts a session that is not assured when full, and drops table-full when all are assured', () => {
+    const udp = (n: number, t: number) => at(t, udpFrame('10.0.1.2', 1000 + n, '192.0.2.1', 53));
+    const r = run([udp(1, 0), udp(2, 0.1), udp(3, 0.2)], small);
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(['forwarded', 'forwarded', 'forwarded']);
+    expect(r.dev.ct.stats.evicted).toBe(1);
+    expect(r.dev.ct.table.count).toBe(2);
+
+    const assured = (cport: number, t: number) => {
+      const c = new TcpConv('10.0.1.2', cport, '192.0.2.80', 80, cport);
+      c.syn(t);
+      c.synAck(t + 0.01);
+      c.ack(t + 0.02);
+      return c.frames;
+    };
+    const full = run(
+      [
+        ...assured(40001, 0),
+        ...assured(40002, 1),
+        ...new TcpConv('10.0.1.3', 40003, '192.0.2.80', 80).frames,
+        at(2, udpFrame('10.0.1.2', 9, '192.0.2.1', 53)),
+      ],
+      small,
+    );
+    expect(full.outcomes.at(-1)).toMatchObject({ verdict: 'dropped', reason: 'table-full' });
+    expect(full.dev.ct.stats.evicted).toBe(0);
+  });
+
+  it('assigns frames to ports by capture interface, VLAN or MAC before falling back to addresses', () => {
+    const cfg = config(`
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+ports:
+  - { name: lab, zone: inside, match: { interface: 1 } }
+  - { name: vlan7, zone: inside, match: { vlan: 7 } }
+  - { name: trusted-host, zone: inside, match: { mac: '02:00:00:00:01:02' } }
+policy: { rules: [ { from: inside, action: accept } ] }
+`);
+    // Public source addresses: from the address alone they would be outside (and denied).
+    const viaIface = { t: 0, frame: udpFrame('198.51.100.1', 1, '203.0.113.1', 2), iface: 1 };
+    const viaVlan = { t: 0.1, frame: udpFrame('198.51.100.2', 1, '203.0.113.1', 2, 32, [7]) };
+    const viaNothing = { t: 0.2, frame: udpFrame('198.51.100.3', 1, '203.0.113.1', 2), iface: 0 };
+    const r = run([viaIface, viaVlan, viaNothing], cfg);
+    // udpFrame's source MAC is 02:00:00:00:01:02, so the third one matches by MAC.
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(['forwarded', 'forwarded', 'forwarded']);
+    const cfg2 = config(`
+zones:
+  inside: { networks: [10.0.0.0/8] }
+  outside: { default: true }
+ports:
+  - { name: lab, zone: inside, match: { interface: 1 } }
+policy: { rules: [ { from: inside, action: accept } ] }
+`);
+    const r2 = run([viaIface, { ...viaNothing }], cfg2);
+    expect(r2.outcomes.map((o) => `${o.verdict} ${o.reason}`.trim())).toEqual([
+      'forwarded',
+      'dropped policy-deny',
+    ]);
+  });
+});
