@@ -33,6 +33,9 @@ export interface FrameSink {
   send(port: number, buf: Uint8Array, off: number, len: number): void;
 }
 
+/** Timer granularity of the device clock (the timing wheel's tick). */
+const TICK_MS = 100;
+
 /** Reassembly result codes mapped to drop reasons (0 for held/complete). */
 const FRAG_REASON = Int32Array.from(FRAG_CODE_NAMES, (n) =>
   n === 'frag-held' || n === 'frag-complete' ? 0 : reasonCode(n as ReasonName),
@@ -58,6 +61,7 @@ export class Device {
   private readonly inner = new Packet();
   private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
   private now = 0;
+  private nextTick = -Infinity;
 
   constructor(
     readonly cfg: DeviceConfig,
@@ -86,10 +90,15 @@ export class Device {
     }
   }
 
-  /** Moves the device clock: expires sessions and stale fragments due by then. */
+  /**
+   * Moves the device clock: expires sessions and stale fragments due by then.
+   * A session's lifetime is exact regardless (a lookup finds an expired
+   * session gone); this reclaims them, at most one timer tick late.
+   */
   advance(nowMs: number): void {
     if (nowMs < this.now) return;
     this.now = nowMs;
+    this.nextTick = (Math.floor(nowMs / TICK_MS) + 1) * TICK_MS;
     this.ct.advance(nowMs);
     this.reasm.expire(nowMs);
   }
@@ -109,7 +118,9 @@ export class Device {
     nowMs: number,
     wireLen = len,
   ): number {
-    if (nowMs > this.now) this.advance(nowMs);
+    // Timers run once per tick, not per packet; the clock itself moves every packet.
+    if (nowMs >= this.nextTick) this.advance(nowMs);
+    else if (nowMs > this.now) this.now = nowMs;
     const st = this.stats;
     st.packetsIn++;
     st.bytesIn += len;

@@ -31,6 +31,8 @@ export function hashTuple(
   dstAt: number,
   ports: number,
 ): number {
+  if (isV4Mapped(src, srcAt) && isV4Mapped(dst, dstAt))
+    return hashTuple4(zoneProto, src[srcAt + 3]!, dst[dstAt + 3]!, ports);
   let h = mix(SEED, zoneProto);
   h = mix(h, ports);
   h = mix(h, src[srcAt]!);
@@ -44,17 +46,14 @@ export function hashTuple(
   return finish(h);
 }
 
-/** Same hash for an IPv4 tuple given as two 32-bit addresses (IPv4-mapped words implied). */
+/**
+ * The hash of an IPv4 tuple given as two 32-bit addresses. hashTuple gives
+ * the same value for the IPv4-mapped form, so either may be used.
+ */
 export function hashTuple4(zoneProto: number, src: number, dst: number, ports: number): number {
-  let h = mix(SEED, zoneProto);
+  let h = mix(SEED ^ 0x5bd1e995, zoneProto);
   h = mix(h, ports);
-  h = mix(h, 0);
-  h = mix(h, 0);
-  h = mix(h, 0xffff);
   h = mix(h, src);
-  h = mix(h, 0);
-  h = mix(h, 0);
-  h = mix(h, 0xffff);
   h = mix(h, dst);
   return finish(h);
 }
