@@ -164,7 +164,7 @@ export async function run(): Promise<void> {
   const worst = Math.max(bps, (m2.ab - m0.ab) / BIG);
   console.log(
     `    target <= ${TARGET_BYTES} B/session: ${fmt(worst, 1)} B -> ${worst <= TARGET_BYTES ? 'met' : `MISSED by ${fmt(worst - TARGET_BYTES, 1)} B`}` +
-      ' (the Device adds 2 B/session more: sessionPort)',
+      '',
   );
 
   // (b) lookup rate: the 1M-capacity table at 1M live vs the same capacity at 10k live.
