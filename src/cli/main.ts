@@ -54,6 +54,7 @@ program
   .option('--json <file>', 'write the summary as JSON')
   .option('--sessions <file>', 'write the session table at the end as JSON')
   .option('-L, --list', 'print the session table at the end, as conntrack -L does')
+  .option('--vs', 'print the virtual servers and their real servers at the end, as ipvsadm -Ln does')
   .option(
     '--trace <filter>',
     'print a per-packet trace for packets matching FILTER ("all", "host A and port N", "reason no-session")',
@@ -78,6 +79,7 @@ program
         json?: string;
         sessions?: string;
         list?: boolean;
+        vs?: boolean;
         trace?: string;
         quiet?: boolean;
       },
@@ -109,6 +111,7 @@ program
       if (o.sessions) writeFileSync(o.sessions, JSON.stringify(sessions, null, 2) + '\n');
       if (!o.quiet) process.stdout.write(summaryText(summary));
       if (o.list) for (const s of sessions) process.stdout.write(conntrackLine(s) + '\n');
+      if (o.vs) process.stdout.write(result.vsText);
       if (result.captureError) {
         process.stderr.write(`sdev: ${result.captureError.message}\n`);
         process.exitCode = 3;

@@ -10,7 +10,16 @@ import { parsePrefix, type Prefix } from './cidr.js';
 import { DEFAULT_CONFIG_YAML } from './default.js';
 import { validate, type ConfigIssue } from './schema.js';
 import { CONFIG_SPEC, PROTOCOLS } from './spec.js';
-import type { Action, DeviceConfig, PortConfig, RuleConfig, ZoneConfig } from './types.js';
+import type {
+  Action,
+  DeviceConfig,
+  PortConfig,
+  RuleConfig,
+  VirtualServerConfig,
+  ZoneConfig,
+} from './types.js';
+import { MAGLEV_DEFAULT_SIZE, maglevSizeProblem } from '../lb/maglev.js';
+import { ipWords } from '../wire/addr.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -186,6 +195,51 @@ function normalise(
       problem(['policy', 'rules', i], 'icmp-type needs proto icmp or icmpv6');
   });
 
+  const virtualServers: VirtualServerConfig[] = ((raw['virtual-servers'] ?? []) as Plain[]).map((v, i) => {
+    const vs: VirtualServerConfig = {
+      name: String(v.name),
+      vip: words(v.vip),
+      proto: v.proto === 'udp' ? 17 : 6,
+      port: v.port ?? 0,
+      scheduler: v.scheduler ?? 'rr',
+      persistenceMs: (v.persistence ?? 0) * 1000,
+      mode: v.mode ?? 'nat',
+      snat: v.snat === undefined ? null : words(v.snat),
+      mhTableSize: v['mh-table-size'] ?? MAGLEV_DEFAULT_SIZE,
+      reals: (v.reals as Plain[]).map((r) => ({
+        addr: words(r.address),
+        port: r.port ?? 0,
+        weight: r.weight ?? 1,
+        up: r.up !== false,
+      })),
+    };
+    if (vs.mode === 'fullnat' && !vs.snat)
+      problem(['virtual-servers', i, 'mode'], 'fullnat needs an snat address');
+    if (vs.scheduler === 'mh') {
+      const why = maglevSizeProblem(vs.mhTableSize, vs.reals.length);
+      if (why) problem(['virtual-servers', i, 'mh-table-size'], why);
+    }
+    const v6 = (a: Uint32Array) => !(a[0] === 0 && a[1] === 0 && a[2] === 0xffff);
+    vs.reals.forEach((r, j) => {
+      if (v6(r.addr) !== v6(vs.vip))
+        problem(
+          ['virtual-servers', i, 'reals', j, 'address'],
+          'a real server must be of the same IP version as the VIP',
+        );
+    });
+    return vs;
+  });
+  const vsKeys = new Map<string, number>();
+  virtualServers.forEach((v, i) => {
+    const k = `${v.vip.join('.')}/${v.proto}/${v.port}`;
+    if (vsKeys.has(k))
+      problem(
+        ['virtual-servers', i, 'vip'],
+        `the same VIP, protocol and port as virtual server ${virtualServers[vsKeys.get(k)!]!.name}`,
+      );
+    vsKeys.set(k, i);
+  });
+
   const fr = raw.fragments ?? {};
   return {
     source: file,
@@ -202,7 +256,12 @@ function normalise(
     defaultZone,
     ports,
     policy: { defaultAction: (pol.default ?? 'drop') as Action, rules },
+    virtualServers,
   };
+}
+
+function words(v: Plain): Uint32Array {
+  return ipWords(String(v));
 }
 
 function prefixes(v: Plain): Prefix[] {

@@ -79,6 +79,32 @@ const tcpTimeouts = obj({
   'syn-sent2': opt(seconds),
 });
 
+const address: Spec = {
+  kind: 'string',
+  check: (v) =>
+    checkPrefix(v) === null && !v.includes('/') ? null : `"${v}" is not an IPv4 or IPv6 address`,
+  doc: 'an IPv4 or IPv6 address',
+};
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh'] as const;
+export const NAT_MODES = ['nat', 'fullnat'] as const;
+
+const virtualServer: Spec = obj({
+  name: req(name),
+  vip: req(address),
+  proto: opt({ kind: 'string', enum: ['tcp', 'udp'] }),
+  port: opt(num(0, 65535)),
+  scheduler: opt({ kind: 'string', enum: SCHEDULERS }),
+  persistence: opt({ kind: 'number', min: 0, max: 86400, doc: 'seconds (0 = off)' }),
+  mode: opt({ kind: 'string', enum: NAT_MODES }),
+  snat: opt(address),
+  'mh-table-size': opt(num(3, 1 << 24)),
+  reals: req({
+    kind: 'array',
+    minItems: 1,
+    of: obj({ address: req(address), port: opt(num(0, 65535)), weight: opt(num(0, 65535)), up: opt(bool) }),
+  }),
+});
+
 export const CONFIG_SPEC: Spec = obj({
   device: opt(obj({ name: opt(name) })),
   sessions: opt(
@@ -126,6 +152,7 @@ export const CONFIG_SPEC: Spec = obj({
       ),
     }),
   }),
+  'virtual-servers': opt({ kind: 'array', of: virtualServer }),
   policy: opt(
     obj({
       default: opt({ kind: 'string', enum: ACTIONS }),

@@ -41,6 +41,30 @@ export interface RuleConfig {
   line: number;
 }
 
+export interface RealConfig {
+  addr: Uint32Array;
+  /** 0: the port the client asked for. */
+  port: number;
+  weight: number;
+  up: boolean;
+}
+
+export interface VirtualServerConfig {
+  name: string;
+  vip: Uint32Array;
+  /** 6 or 17. */
+  proto: number;
+  /** 0 = any port. */
+  port: number;
+  scheduler: 'rr' | 'wrr' | 'lc' | 'wlc' | 'sh' | 'mh';
+  persistenceMs: number;
+  /** nat: destination NAT only (replies must come back through the device); fullnat: source too. */
+  mode: 'nat' | 'fullnat';
+  snat: Uint32Array | null;
+  mhTableSize: number;
+  reals: RealConfig[];
+}
+
 export interface DeviceConfig {
   source: string;
   name: string;
@@ -53,4 +77,5 @@ export interface DeviceConfig {
   defaultZone: number;
   ports: PortConfig[];
   policy: { defaultAction: Action; rules: RuleConfig[] };
+  virtualServers: VirtualServerConfig[];
 }

@@ -14,6 +14,7 @@ import {
   R_INVALID_ICMP,
   R_NO_SESSION,
   R_NON_IP,
+  R_NO_REAL_SERVER,
   R_POLICY_DENY,
   R_POLICY_REJECT,
   REASONS,
@@ -22,7 +23,9 @@ import {
 } from '../session/reasons.js';
 import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
-import { ETH_ARP, LINKTYPE_ETHERNET, Packet } from '../wire/packet.js';
+import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js';
+import { tcpState } from '../session/tcp-track.js';
+import { Balancer, LB_NO_REAL } from './balance.js';
 import { PortTable } from './ports.js';
 import { Responder } from './respond.js';
 import type { Tracer } from './trace.js';
@@ -48,6 +51,7 @@ export class Device {
   readonly reasm: Reassembler;
   readonly stats: DeviceStats;
   readonly responder: Responder;
+  readonly lb: Balancer;
   tracer: Tracer | null = null;
 
   /** The last frame's result. */
@@ -61,6 +65,8 @@ export class Device {
   private readonly inner = new Packet();
   private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
   private now = 0;
+  /** Whether the last judged packet was rewritten by NAT. */
+  private natted = false;
   private nextTick = -Infinity;
 
   constructor(
@@ -76,6 +82,7 @@ export class Device {
       timeoutMs: cfg.fragments.timeoutMs,
     });
     this.stats = new DeviceStats(REASONS.length, this.ports.count);
+    this.lb = new Balancer(cfg.virtualServers, this.ct);
     this.responder = new Responder(cfg.conntrack.maxSessions, cfg.resetOnExpiry, (port, buf, off, len) =>
       this.emit(port, buf, off, len),
     );
@@ -163,8 +170,12 @@ export class Device {
     if (err !== 0) return this.drop(err);
     const v = this.judge(q, ra.datagramLen, iface);
     if (v !== V_FORWARDED) return v;
-    for (let i = 0; i < ra.fragCount; i++)
-      this.emit(this.outPort, ra.fragBuf, ra.fragOff[i]!, ra.fragLen[i]!);
+    // NAT rewrote the reassembled datagram: send it whole (re-fragmenting to an egress MTU is the
+    // router's job, later). Otherwise the fragments go out as they came.
+    if (this.natted) this.emit(this.outPort, ra.datagram, 0, ra.datagramLen);
+    else
+      for (let i = 0; i < ra.fragCount; i++)
+        this.emit(this.outPort, ra.fragBuf, ra.fragOff[i]!, ra.fragLen[i]!);
     return this.end(V_FORWARDED, 0);
   }
 
@@ -187,6 +198,7 @@ export class Device {
   private judge(p: Packet, len: number, iface: number): number {
     const tr = this.tracer;
     const ct = this.ct;
+    this.natted = false;
     if (this.cfg.verifyChecksums && ((p.ipVersion === 4 && !ipv4HeaderChecksumOk(p)) || !l4ChecksumOk(p))) {
       return this.drop(R_BAD_CHECKSUM);
     }
@@ -201,6 +213,8 @@ export class Device {
     if (e >= 0) {
       const id = e >> 1;
       this.session = ct.table.serial(id);
+      const lb = this.lb.enabled;
+      const before = lb && p.l4Proto === PROTO_TCP ? tcpState(ct.tcp, id) : 0;
       const r = ct.track(e, p, this.now, len, kind === K_RELATED);
       if (r === REOPEN) {
         if (tr) tr.note('session', `#${this.session} closed; SYN reopens it`);
@@ -210,8 +224,8 @@ export class Device {
         if (tr) tr.note('session', `hit #${this.session} dir ${e & 1}`);
         return this.drop(r);
       } else {
-        // An ICMP error travels against the packet it quotes: it leaves by the other direction's port.
-        this.outPort = ct.table.port(kind === K_RELATED ? e ^ 1 : e);
+        if (lb) this.natted = this.lb.hit(e, p, kind === K_RELATED, before);
+        this.outPort = ct.table.port(e);
         if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
         return V_FORWARDED;
       }
@@ -228,12 +242,27 @@ export class Device {
       return this.drop(R_POLICY_REJECT);
     }
     if (act !== ACT_ACCEPT) return this.drop(R_POLICY_DENY);
-    const id = ct.create(p, this.now, len);
-    if (id < 0) return this.drop(-id);
-    ct.table.setPorts(id, outPort, inPort);
+    let toPort = outPort;
+    let id: number;
+    const v = this.lb.enabled ? this.lb.select(p, this.now) : -1;
+    if (v >= 0) {
+      const nat = this.lb.tuple(p);
+      if (!nat) return this.drop(R_NO_REAL_SERVER);
+      id = ct.create(p, this.now, len, nat);
+      if (id < 0) return this.drop(-id);
+      toPort = this.ports.egress(this.lb.realAddr);
+      this.lb.created(id, p);
+      this.natted = true;
+      if (tr) tr.note('lb', `virtual server ${this.cfg.virtualServers[v]!.name}: real ${this.lb.real}`);
+    } else {
+      if (v === LB_NO_REAL) return this.drop(R_NO_REAL_SERVER);
+      id = ct.create(p, this.now, len);
+      if (id < 0) return this.drop(-id);
+    }
+    ct.table.setPorts(id, toPort, inPort);
     this.responder.remember(id, p);
     this.session = ct.table.serial(id);
-    this.outPort = outPort;
+    this.outPort = toPort;
     if (tr) tr.created(ct, id);
     return V_FORWARDED;
   }

@@ -12,6 +12,8 @@ import { Tracer } from '../device/trace.js';
 import { V_DROPPED, VERDICT_NAMES } from '../device/verdict.js';
 import { CaptureBatch, openCapture, recordTimeMs, type CaptureError } from '../io/capture-reader.js';
 import { PcapWriter } from '../io/pcap-writer.js';
+import { copyBytes } from '../io/capture-sink.js';
+import { ipvsadmText } from '../lb/ipvsadm.js';
 import { PcapngWriter } from '../io/pcapng-writer.js';
 import { PROTO_TCP } from '../wire/packet.js';
 import { listSessions, type SessionRecord } from '../session/list.js';
@@ -37,6 +39,8 @@ export interface ReplayOptions {
 
 export interface ReplayResult {
   summary: ReplaySummary;
+  /** Virtual servers at the end, as `ipvsadm -Ln` prints them ('' when there are none). */
+  vsText: string;
   sessions: SessionRecord[];
   /** Set when the capture ended in a corrupt or truncated record (the records before it were replayed). */
   captureError: CaptureError | null;
@@ -95,21 +99,24 @@ export function replay(opts: ReplayOptions): ReplayResult {
   let bytesSeen = 24;
   let lastNow = 0;
   let packets = 0;
+  const copyFrames = verdicts !== null && cfg.virtualServers.length > 0;
+  let scratch = new Uint8Array(copyFrames ? 65536 : 0);
   while (n > 0) {
     for (let i = 0; i < n; i++) {
       const now = recordTimeMs(batch, i);
       sink.tsSec = batch.tsSec[i]!;
       sink.tsNsec = batch.tsNsec[i]!;
       const iface = batch.ifIndex[i]!;
-      const v = dev.process(
-        batch.buf,
-        batch.off[i]!,
-        batch.caplen[i]!,
-        batch.linkType[i]!,
-        iface,
-        now,
-        batch.origlen[i]!,
-      );
+      // NAT rewrites frames in place; the verdicts file must keep them as they arrived.
+      let buf = batch.buf;
+      let off = batch.off[i]!;
+      if (copyFrames) {
+        if (batch.caplen[i]! > scratch.length) scratch = new Uint8Array(batch.caplen[i]!);
+        copyBytes(batch.buf, off, scratch, 0, batch.caplen[i]!);
+        buf = scratch;
+        off = 0;
+      }
+      const v = dev.process(buf, off, batch.caplen[i]!, batch.linkType[i]!, iface, now, batch.origlen[i]!);
       if (now > lastNow) lastNow = now;
       if (verdicts) {
         while (verdictIfaces <= iface) {
@@ -143,5 +150,6 @@ export function replay(opts: ReplayOptions): ReplayResult {
   const sessions = listSessions(dev.ct, lastNow);
   const summary = summarise(dev, sessions, endedTcpStates, PROTO_CLASS_NAMES, opts.capture);
   if (captureError) summary.captureError = captureError.message;
-  return { summary, sessions, captureError };
+  const vsText = dev.lb.enabled ? ipvsadmText(dev.lb.vs.views()) : '';
+  return { summary, sessions, captureError, vsText };
 }

@@ -3,6 +3,7 @@ import type { Device } from '../device/device.js';
 import { VERDICT_NAMES } from '../device/verdict.js';
 import { REASONS } from '../session/reasons.js';
 import type { SessionRecord } from '../session/list.js';
+import { vsJson } from '../lb/ipvsadm.js';
 
 export interface ReplaySummary {
   capture: string;
@@ -26,6 +27,8 @@ export interface ReplaySummary {
   fragments: { completed: number; held: number };
   txByPort: Record<string, number>;
   ruleHits: Record<string, number>;
+  /** Virtual servers with their reals' counters at the end (as `ipvsadm -Ln` JSON). */
+  virtualServers?: object[];
   captureError?: string;
 }
 
@@ -79,6 +82,7 @@ export function summarise(
     fragments: { completed: dev.reasm.stats.completed, held: dev.reasm.stats.held },
     txByPort: tx,
     ruleHits: hits,
+    ...(dev.lb.enabled ? { virtualServers: vsJson(dev.lb.vs.views()) } : {}),
   };
 }
 

@@ -86,6 +86,8 @@ export class Conntrack {
   onExpire: ((id: number) => void) | null = null;
   /** Called with a session id just after it was created. */
   onCreate: ((id: number) => void) | null = null;
+  /** Called with a session id just before it leaves the table, for any reason. */
+  onRemove: ((id: number) => void) | null = null;
 
   /** The current packet's key: filled by `key()`. */
   readonly kSrc = new Uint32Array(4);
@@ -123,11 +125,14 @@ export class Conntrack {
     let kind = K_NORMAL;
     if (isIcmp(proto)) {
       if (pkt.icmpIsError) {
+        // As conntrack does: look up the quoted packet's tuple inverted, so the
+        // entry found is the direction the error itself travels (and, with
+        // NAT, the quoted post-translation packet still finds its session).
         kind = K_RELATED;
         proto = pkt.innerL4Proto;
-        copy4(pkt.innerSrc, this.kSrc);
-        copy4(pkt.innerDst, this.kDst);
-        this.kPorts = innerPortsOf(pkt);
+        copy4(pkt.innerDst, this.kSrc);
+        copy4(pkt.innerSrc, this.kDst);
+        this.kPorts = replyPorts(proto, innerPortsOf(pkt));
         this.kProto = proto;
         this.kZoneProto = ((zone << 8) | proto) >>> 0;
         return kind;
@@ -275,6 +280,7 @@ export class Conntrack {
 
   /** Removes a session without counting it as expired (flush, reopen, eviction). */
   drop(id: number): void {
+    if (this.onRemove && this.table.isUsed(id)) this.onRemove(id);
     this.wheel.cancel(id);
     this.table.remove(id);
   }

@@ -36,6 +36,9 @@ export class TcpConv {
     this.sseq = isn * 7 + 12345;
   }
 
+  /** Where the server's packets come from (a real server behind a VIP) and to (the client, or a SNAT address). */
+  replyFrom?: { addr: string; port: number; to?: string; toPort?: number };
+
   private push(
     t: number,
     fromClient: boolean,
@@ -43,9 +46,10 @@ export class TcpConv {
     data = 0,
     opts: Partial<FrameSpec['tcp']> = {},
   ): Uint8Array {
+    const rf = this.replyFrom;
     const [src, dst, sp, dp] = fromClient
       ? [this.client, this.server, this.cport, this.sport]
-      : [this.server, this.client, this.sport, this.cport];
+      : [rf?.addr ?? this.server, rf?.to ?? this.client, rf?.port ?? this.sport, rf?.toPort ?? this.cport];
     const seq = fromClient ? this.cseq : this.sseq;
     const ack = fromClient ? this.sseq : this.cseq;
     const frame = buildFrame({

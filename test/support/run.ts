@@ -29,7 +29,9 @@ export function run(frames: TimedFrame[], cfg: DeviceConfig = defaultConfig(), l
     send: (port, buf, off, len) => sent.push({ port, frame: buf.slice(off, off + len) }),
   });
   const outcomes = frames.map((f) => {
-    const v = dev.process(f.frame, 0, f.frame.length, linkType, f.iface ?? -1, f.t * 1000);
+    // The device rewrites frames in place (NAT): give it a copy so callers keep their input.
+    const frame = f.frame.slice();
+    const v = dev.process(frame, 0, frame.length, linkType, f.iface ?? -1, f.t * 1000);
     return {
       verdict: VERDICT_NAMES[v]!,
       reason: v === 1 ? reasonName(dev.reason) : '',

@@ -278,18 +278,19 @@ describe('Conntrack: ICMP', () => {
     expect(err.pkt.icmpIsError).toBe(true);
     expect(ct.key(err.pkt)).toBe(K_RELATED);
     expect(ct.kProto).toBe(17);
-    expect(formatIp(ct.kSrc)).toBe('10.0.0.1');
-    expect(ct.kPorts).toBe(((40000 << 16) | 33434) >>> 0);
-    // The key is the quoted packet's own tuple, so the entry is that packet's direction
-    // (the error itself travels the other way; the device picks the egress port with e ^ 1).
+    // As conntrack: the key is the quoted tuple inverted, so the entry found is the
+    // direction the error itself travels (here the reply direction).
+    expect(formatIp(ct.kSrc)).toBe('198.51.100.7');
+    expect(ct.kPorts).toBe(((33434 << 16) | 40000) >>> 0);
     const e = ct.find(10);
-    expect(e).toBe(id << 1);
+    expect(e).toBe((id << 1) | 1);
     const expiresBefore = ct.table.expires(id);
     expect(ct.track(e, err.pkt, 10, err.len, true)).toBe(0);
     // A related packet counts but neither refreshes nor changes state.
     expect(ct.table.expires(id)).toBe(expiresBefore);
     expect(ct.table.flags(id) & F_SEEN_REPLY).toBe(0);
-    expect(ct.table.pkts(id, 0)).toBe(2);
+    expect(ct.table.pkts(id, 0)).toBe(1);
+    expect(ct.table.pkts(id, 1)).toBe(1);
 
     // One quoting a packet of no session: RELATED, no hit, and it cannot create one.
     const stray = buildIp({ ...v4('10.0.0.1', '198.51.100.7'), udp: { srcPort: 40001, dstPort: 33435 } });
@@ -308,8 +309,8 @@ describe('Conntrack: ICMP', () => {
     });
     const err = frame({ ...v4('203.0.113.254', '10.0.0.1'), icmp: { type: 11, code: 0 }, payload: quoted });
     expect(ct.key(err.pkt)).toBe(K_RELATED);
-    expect(ct.kPorts).toBe(((0x4242 << 16) | 8) >>> 0);
-    expect(ct.find(5)).toBe(id << 1);
+    expect(ct.kPorts).toBe(((0x4242 << 16) | 0) >>> 0); // inverted: the echo reply's tuple
+    expect(ct.find(5)).toBe((id << 1) | 1);
   });
 
   it('ICMPv6 neighbour solicitation is untracked', () => {
