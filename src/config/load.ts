@@ -13,6 +13,7 @@ import { CONFIG_SPEC, PROTOCOLS } from './spec.js';
 import type {
   Action,
   DeviceConfig,
+  MasqueradeConfig,
   PortConfig,
   RuleConfig,
   VirtualServerConfig,
@@ -240,6 +241,18 @@ function normalise(
     vsKeys.set(k, i);
   });
 
+  const masquerade: MasqueradeConfig[] = ((raw.masquerade ?? []) as Plain[]).map((m, i) => {
+    const [lo, hi] = portRanges(m.ports ?? '1024-65535');
+    if (lo! < 1) problem(['masquerade', i, 'ports'], 'ports must start at 1 or above');
+    return {
+      from: zoneId(['masquerade', i, 'from'], m.from),
+      to: zoneId(['masquerade', i, 'to'], m.to),
+      address: words(m.address),
+      portLo: lo!,
+      portHi: hi!,
+    };
+  });
+
   const fr = raw.fragments ?? {};
   return {
     source: file,
@@ -257,6 +270,7 @@ function normalise(
     ports,
     policy: { defaultAction: (pol.default ?? 'drop') as Action, rules },
     virtualServers,
+    masquerade,
   };
 }
 

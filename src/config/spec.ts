@@ -153,6 +153,10 @@ export const CONFIG_SPEC: Spec = obj({
     }),
   }),
   'virtual-servers': opt({ kind: 'array', of: virtualServer }),
+  masquerade: opt({
+    kind: 'array',
+    of: obj({ from: req(name), to: req(name), address: req(address), ports: opt(portRange) }),
+  }),
   policy: opt(
     obj({
       default: opt({ kind: 'string', enum: ACTIONS }),

@@ -65,6 +65,17 @@ export interface VirtualServerConfig {
   reals: RealConfig[];
 }
 
+export interface MasqueradeConfig {
+  /** Zone ids, -1 = any. */
+  from: number;
+  to: number;
+  /** The address sessions from `from` to `to` leave with. */
+  address: Uint32Array;
+  /** Source ports (and ICMP echo ids) to allocate from. */
+  portLo: number;
+  portHi: number;
+}
+
 export interface DeviceConfig {
   source: string;
   name: string;
@@ -78,4 +89,5 @@ export interface DeviceConfig {
   ports: PortConfig[];
   policy: { defaultAction: Action; rules: RuleConfig[] };
   virtualServers: VirtualServerConfig[];
+  masquerade: MasqueradeConfig[];
 }

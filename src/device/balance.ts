@@ -20,7 +20,6 @@ export const LB_NO_REAL = -2; // a virtual server with no usable real server
 
 export class Balancer {
   readonly vs: VirtualServers;
-  readonly nat = new Nat();
   /** The pick of the last `select`: real index and address. */
   real = -1;
   readonly realAddr = new Uint32Array(4);
@@ -29,6 +28,7 @@ export class Balancer {
   constructor(
     cfg: VirtualServerConfig[],
     private readonly ct: Conntrack,
+    private readonly nat: Nat,
   ) {
     this.vs = new VirtualServers(cfg);
     const prev = ct.onRemove;
@@ -72,7 +72,7 @@ export class Balancer {
     return null;
   }
 
-  /** A session was created for the last `select`: mark it NATed, count it, rewrite its first packet. */
+  /** A session was created for the last `select`: mark it NATed and count it on its real. */
   created(id: number, p: Packet): void {
     const t = this.ct.table;
     const snat = this.vs.cfg[this.vsIdx]!.snat !== null;
@@ -80,30 +80,16 @@ export class Balancer {
     t.setAux(id, ((this.vsIdx << 16) | this.real) >>> 0);
     const active = p.l4Proto === PROTO_TCP && tcpState(this.ct.tcp, id) === TCP_STATE_ESTABLISHED;
     this.vs.pools[this.vsIdx]!.connUp(this.real, active);
-    this.nat.rewrite(t, id << 1, p);
   }
 
-  /**
-   * A packet of an existing session (TCP state before tracking given, for the
-   * counters): rewrites it when the session is NATed. Returns whether it was.
-   */
-  hit(entry: number, p: Packet, related: boolean, stateBefore: number): boolean {
-    const t = this.ct.table;
+  /** After a packet of a load-balanced session: moves it between active and inactive on its real. */
+  counted(entry: number, p: Packet, stateBefore: number): void {
     const id = entry >> 1;
-    const aux = t.aux(id);
-    if ((aux & 0xffff) === NO_REAL) return false;
-    if (related) {
-      this.nat.rewriteIcmpError(t, entry, p);
-      return true;
-    }
-    this.nat.rewrite(t, entry, p);
-    if (p.l4Proto === PROTO_TCP) {
-      const now = tcpState(this.ct.tcp, id);
-      const was = stateBefore === TCP_STATE_ESTABLISHED;
-      const is = now === TCP_STATE_ESTABLISHED;
-      if (was !== is) this.vs.pools[aux >>> 16]!.connMove(aux & 0xffff, was, is);
-    }
-    return true;
+    const aux = this.ct.table.aux(id);
+    if ((aux & 0xffff) === NO_REAL || p.l4Proto !== PROTO_TCP) return;
+    const was = stateBefore === TCP_STATE_ESTABLISHED;
+    const is = tcpState(this.ct.tcp, id) === TCP_STATE_ESTABLISHED;
+    if (was !== is) this.vs.pools[aux >>> 16]!.connMove(aux & 0xffff, was, is);
   }
 
   private released(id: number): void {

@@ -15,6 +15,7 @@ import {
   R_NO_SESSION,
   R_NON_IP,
   R_NO_REAL_SERVER,
+  R_NAT_EXHAUSTED,
   R_POLICY_DENY,
   R_POLICY_REJECT,
   REASONS,
@@ -25,7 +26,11 @@ import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
 import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js';
 import { tcpState } from '../session/tcp-track.js';
-import { Balancer, LB_NO_REAL } from './balance.js';
+import { Balancer, LB_NO_REAL, LB_NONE } from './balance.js';
+import { Masquerade } from '../nat/masquerade.js';
+import { Nat } from '../nat/nat.js';
+import { F_DNAT, F_SNAT } from '../session/table.js';
+import { formatIp } from '../wire/addr.js';
 import { PortTable } from './ports.js';
 import { Responder } from './respond.js';
 import type { Tracer } from './trace.js';
@@ -52,6 +57,8 @@ export class Device {
   readonly stats: DeviceStats;
   readonly responder: Responder;
   readonly lb: Balancer;
+  readonly masq: Masquerade;
+  readonly nat = new Nat();
   tracer: Tracer | null = null;
 
   /** The last frame's result. */
@@ -82,7 +89,8 @@ export class Device {
       timeoutMs: cfg.fragments.timeoutMs,
     });
     this.stats = new DeviceStats(REASONS.length, this.ports.count);
-    this.lb = new Balancer(cfg.virtualServers, this.ct);
+    this.lb = new Balancer(cfg.virtualServers, this.ct, this.nat);
+    this.masq = new Masquerade(cfg.masquerade);
     this.responder = new Responder(cfg.conntrack.maxSessions, cfg.resetOnExpiry, (port, buf, off, len) =>
       this.emit(port, buf, off, len),
     );
@@ -224,7 +232,12 @@ export class Device {
         if (tr) tr.note('session', `hit #${this.session} dir ${e & 1}`);
         return this.drop(r);
       } else {
-        if (lb) this.natted = this.lb.hit(e, p, kind === K_RELATED, before);
+        if (ct.table.flags(id) & (F_DNAT | F_SNAT)) {
+          if (kind === K_RELATED) this.nat.rewriteIcmpError(ct.table, e, p);
+          else this.nat.rewrite(ct.table, e, p);
+          this.natted = true;
+        }
+        if (lb) this.lb.counted(e, p, before);
         this.outPort = ct.table.port(e);
         if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
         return V_FORWARDED;
@@ -242,9 +255,16 @@ export class Device {
       return this.drop(R_POLICY_REJECT);
     }
     if (act !== ACT_ACCEPT) return this.drop(R_POLICY_DENY);
+    return this.create(p, len, inPort, outPort);
+  }
+
+  /** A new session: load balancing (DNAT), else masquerade (SNAT), else as addressed. */
+  private create(p: Packet, len: number, inPort: number, outPort: number): number {
+    const ct = this.ct;
+    const tr = this.tracer;
     let toPort = outPort;
     let id: number;
-    const v = this.lb.enabled ? this.lb.select(p, this.now) : -1;
+    const v = this.lb.enabled ? this.lb.select(p, this.now) : LB_NONE;
     if (v >= 0) {
       const nat = this.lb.tuple(p);
       if (!nat) return this.drop(R_NO_REAL_SERVER);
@@ -252,12 +272,22 @@ export class Device {
       if (id < 0) return this.drop(-id);
       toPort = this.ports.egress(this.lb.realAddr);
       this.lb.created(id, p);
-      this.natted = true;
       if (tr) tr.note('lb', `virtual server ${this.cfg.virtualServers[v]!.name}: real ${this.lb.real}`);
     } else {
       if (v === LB_NO_REAL) return this.drop(R_NO_REAL_SERVER);
-      id = ct.create(p, this.now, len);
+      const m = this.masq.enabled ? this.masq.match(this.ports.zone[inPort]!, this.ports.zone[outPort]!) : -1;
+      const nat = m >= 0 ? this.masq.allocate(m, p, ct.kZoneProto, ct.table) : null;
+      if (m >= 0 && !nat) return this.drop(R_NAT_EXHAUSTED);
+      id = nat ? ct.create(p, this.now, len, nat) : ct.create(p, this.now, len);
       if (id < 0) return this.drop(-id);
+      if (nat) {
+        ct.table.setFlags(id, ct.table.flags(id) | F_SNAT);
+        if (tr) tr.note('nat', `masquerade as ${formatIp(nat.rDst)}`);
+      }
+    }
+    if (ct.table.flags(id) & (F_DNAT | F_SNAT)) {
+      this.nat.rewrite(ct.table, id << 1, p);
+      this.natted = true;
     }
     ct.table.setPorts(id, toPort, inPort);
     this.responder.remember(id, p);

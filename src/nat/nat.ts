@@ -16,8 +16,14 @@ import {
   internetChecksum,
   pseudoSum6,
 } from '../wire/checksum.js';
-import { PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from '../wire/packet.js';
-import { rewriteDstAddr, rewriteDstPort, rewriteSrcAddr, rewriteSrcPort } from '../wire/rewrite.js';
+import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from '../wire/packet.js';
+import {
+  rewriteDstAddr,
+  rewriteDstPort,
+  rewriteIcmpId,
+  rewriteSrcAddr,
+  rewriteSrcPort,
+} from '../wire/rewrite.js';
 
 export class Nat {
   /** The reply tuple `replyTuple` fills. */
@@ -56,27 +62,34 @@ export class Nat {
     const f = t.flags(id);
     if ((f & (F_DNAT | F_SNAT)) === 0) return;
     const l4 = p.l4Proto === PROTO_TCP || p.l4Proto === PROTO_UDP;
+    const icmp = p.l4Proto === PROTO_ICMP || p.l4Proto === PROTO_ICMPV6;
     if ((entry & 1) === 0) {
-      // client -> VIP  becomes  client (or SNAT) -> real
+      // Original direction: to the reverse of the reply tuple.
       const rp = t.ports(id, 1);
-      t.readAddr(id, 1, 0, this.a);
-      rewriteDstAddr(p, this.a);
-      if (l4) rewriteDstPort(p, rp >>> 16);
+      if (f & F_DNAT) {
+        t.readAddr(id, 1, 0, this.a);
+        rewriteDstAddr(p, this.a);
+        if (l4) rewriteDstPort(p, rp >>> 16);
+      }
       if (f & F_SNAT) {
         t.readAddr(id, 1, 1, this.a);
         rewriteSrcAddr(p, this.a);
         if (l4) rewriteSrcPort(p, rp & 0xffff);
+        else if (icmp) rewriteIcmpId(p, rp >>> 16);
       }
     } else {
-      // real -> client (or SNAT)  becomes  VIP -> client
+      // Reply direction: to the reverse of the original tuple.
       const op = t.ports(id, 0);
-      t.readAddr(id, 0, 1, this.a);
-      rewriteSrcAddr(p, this.a);
-      if (l4) rewriteSrcPort(p, op & 0xffff);
+      if (f & F_DNAT) {
+        t.readAddr(id, 0, 1, this.a);
+        rewriteSrcAddr(p, this.a);
+        if (l4) rewriteSrcPort(p, op & 0xffff);
+      }
       if (f & F_SNAT) {
         t.readAddr(id, 0, 0, this.a);
         rewriteDstAddr(p, this.a);
         if (l4) rewriteDstPort(p, op >>> 16);
+        else if (icmp) rewriteIcmpId(p, op >>> 16);
       }
     }
   }

@@ -28,6 +28,7 @@ const PIPELINE_REASONS = [
   'ttl-exceeded',
   'no-route',
   'no-real-server', // a virtual server with no usable real server
+  'nat-exhausted', // masquerade found no free source port
   'peer-not-trusted',
   'martian', // a source address that cannot be real (loopback, multicast source)
 ] as const;
@@ -61,5 +62,6 @@ export const R_BAD_CHECKSUM = reasonCode('bad-checksum');
 export const R_TTL_EXCEEDED = reasonCode('ttl-exceeded');
 export const R_NO_ROUTE = reasonCode('no-route');
 export const R_NO_REAL_SERVER = reasonCode('no-real-server');
+export const R_NAT_EXHAUSTED = reasonCode('nat-exhausted');
 export const R_PEER_NOT_TRUSTED = reasonCode('peer-not-trusted');
 export const R_MARTIAN = reasonCode('martian');

@@ -4,7 +4,7 @@ import { formatIp } from '../../../src/wire/addr.js';
 import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../../../src/wire/checksum.js';
 import { decodeFrame } from '../../../src/wire/decode.js';
 import { Packet } from '../../../src/wire/packet.js';
-import { icmpErrorFrame, TcpConv, udpFrame } from '../../support/conv.js';
+import { echoFrame, icmpErrorFrame, TcpConv, udpFrame } from '../../support/conv.js';
 import { at, config, run } from '../../support/run.js';
 
 const lbConfig = (
@@ -143,5 +143,77 @@ describe('load balancing through a VIP (NAT)', () => {
     for (let i = 0; i < 20; i += 2) sum += (inner[i]! << 8) | inner[i + 1]!;
     while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
     expect(sum).toBe(0xffff);
+  });
+});
+
+describe('masquerade (source NAT inside -> outside)', () => {
+  const cfg = config(`
+zones:
+  inside: { networks: [10.0.1.0/24] }
+  outside: { default: true }
+masquerade:
+  - { from: inside, to: outside, address: 198.51.100.1, ports: 40000-40001 }
+policy: { rules: [ { from: inside, action: accept } ] }
+`);
+
+  it('keeps the source port when free, allocates another when taken, and never collides', () => {
+    // Two clients with the same source port to the same server, and a third: the range has two ports.
+    const a = udpFrame('10.0.1.2', 40000, '192.0.2.53', 53);
+    const b = udpFrame('10.0.1.3', 40000, '192.0.2.53', 53);
+    const c = udpFrame('10.0.1.4', 40000, '192.0.2.53', 53);
+    const answerB = udpFrame('192.0.2.53', 53, '198.51.100.1', 40001);
+    const r = run([at(0, a), at(0.1, b), at(0.2, c), at(0.3, answerB)], cfg);
+    expect(r.outcomes.map((o) => `${o.verdict} ${o.reason}`.trim())).toEqual([
+      'forwarded',
+      'forwarded',
+      'dropped nat-exhausted',
+      'forwarded',
+    ]);
+    expect(ends(decoded(r.sent[0]!.frame))).toBe('198.51.100.1:40000 > 192.0.2.53:53');
+    expect(ends(decoded(r.sent[1]!.frame))).toBe('198.51.100.1:40001 > 192.0.2.53:53');
+    // The answer to the second client's port comes back translated to it.
+    expect(ends(decoded(r.sent[2]!.frame))).toBe('192.0.2.53:53 > 10.0.1.3:40000');
+    expect(r.dev.masq.exhausted).toBe(1);
+  });
+
+  it('translates ICMP echo identifiers', () => {
+    const r = run(
+      [
+        at(0, echoFrame('10.0.1.2', '192.0.2.1', 7, 1)),
+        at(0.01, echoFrame('192.0.2.1', '198.51.100.1', 40000, 1, true)),
+      ],
+      cfg,
+    );
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(['forwarded', 'forwarded']);
+    const out = decoded(r.sent[0]!.frame);
+    expect([formatIp(out.src), out.icmpId]).toEqual(['198.51.100.1', 40000]);
+    const back = decoded(r.sent[1]!.frame);
+    expect([formatIp(back.dst), back.icmpId]).toEqual(['10.0.1.2', 7]);
+  });
+});
+
+describe('IPv6 virtual server', () => {
+  it('balances an IPv6 VIP to IPv6 reals with correct checksums both ways', () => {
+    const cfg = config(`
+zones:
+  inside: { networks: ['fd00:1::/64'] }
+  outside: { default: true }
+virtual-servers:
+  - { name: web6, vip: 'fd00::100', proto: tcp, port: 80, reals: [ { address: 'fd00:2::11', port: 8080 } ] }
+policy: { rules: [ { from: inside, action: accept } ] }
+`);
+    const c = new TcpConv('fd00:1::2', 40001, 'fd00::100', 80, 5);
+    c.replyFrom = { addr: 'fd00:2::11', port: 8080 };
+    c.syn(0);
+    c.synAck(0.01);
+    const r = run(c.frames, cfg);
+    expect(r.outcomes.map((o) => o.verdict)).toEqual(['forwarded', 'forwarded']);
+    const p = new Packet();
+    const seen = r.sent.map((s) => {
+      expect(decodeFrame(s.frame, 0, s.frame.length, 1, p)).toBe(0);
+      expect(l4ChecksumOk(p)).toBe(true);
+      return ends(p);
+    });
+    expect(seen).toEqual(['fd00:1::2:40001 > fd00:2::11:8080', 'fd00::100:80 > fd00:1::2:40001']);
   });
 });
