@@ -16,6 +16,13 @@
  * (when packets / flows >= 7). Timestamps advance 1 microsecond per packet. Deterministic for a
  * given seed.
  *
+ * Load-balanced traffic (optional, see `GenOptions.serverAddr` and `replyFrom`): the client
+ * side of every connection goes to one fixed destination (a VIP and its port) and the server's
+ * side comes from the real server the caller names for that connection (what a NAT load
+ * balancer's replies look like before it rewrites them back to the VIP). The random draws are
+ * the same with or without these options, so the same seed gives the same clients, ports,
+ * sequence numbers, lengths and payload sizes.
+ *
  * Generation time is not measured by the benches; 1,000,000 packets take a few seconds.
  */
 import { PcapWriter } from '../src/io/pcap-writer.js';
@@ -30,6 +37,16 @@ export interface GenOptions {
   seed: number;
   /** Relative spread of connection lengths around packets / flows (default 0.5; 0 = all equal). */
   jitter?: number;
+  /** Destination of every client packet (IPv4 as a number), e.g. a VIP; default a random server in 198.18.0.0/15. */
+  serverAddr?: number;
+  /** Destination port of every client packet (default 443). */
+  serverPort?: number;
+  /**
+   * Where the server's packets of connection `flowIndex` (0, 1, ... in start order) come from,
+   * given the client's address and port; default the client's destination (serverAddr, serverPort).
+   * Called once per connection, when it starts.
+   */
+  replyFrom?: (flowIndex: number, clientAddr: number, clientPort: number) => { addr: number; port: number };
 }
 
 export interface GenResult {
@@ -65,6 +82,9 @@ const SERVER_MAC = new Uint8Array([0x02, 0, 0, 0, 0x5e, 0x01]);
 class Conn {
   client = 0;
   server = 0;
+  /** Source address and port of the server's packets (the server itself, or a real behind a VIP). */
+  rserver = 0;
+  rport = 0;
   cport = 0;
   /** Next sequence number of each side (after the handshake: what it sends next). */
   cseq = 0;
@@ -142,6 +162,8 @@ export function generateTcpCapture(path: string, opts: GenOptions): GenResult {
   const { packets, flows, seed } = opts;
   if (!(flows >= 1 && packets >= 1)) throw new RangeError('packets and flows must be >= 1');
   const jitter = opts.jitter ?? 0.5;
+  const serverPort = opts.serverPort ?? SERVER_PORT;
+  const { serverAddr, replyFrom } = opts;
   const rnd = prng(seed);
   const meanLen = Math.max(7, Math.round(packets / flows));
   const conns: Conn[] = [];
@@ -155,8 +177,17 @@ export function generateTcpCapture(path: string, opts: GenOptions): GenResult {
     if (c.budget <= 0) return;
     const n = started++;
     c.client = (CLIENT_NET | ((n + 1) & 0xffffff)) >>> 0; // unique while < 16M connections
-    c.server = (SERVER_NET | (Math.floor(rnd() * 0x1fffe) + 1)) >>> 0;
+    const server = (SERVER_NET | (Math.floor(rnd() * 0x1fffe) + 1)) >>> 0; // drawn either way
+    c.server = serverAddr === undefined ? server : serverAddr >>> 0;
     c.cport = 1024 + Math.floor(rnd() * 64000);
+    if (replyFrom) {
+      const r = replyFrom(n, c.client, c.cport);
+      c.rserver = r.addr >>> 0;
+      c.rport = r.port;
+    } else {
+      c.rserver = c.server;
+      c.rport = serverPort;
+    }
     c.cseq = Math.floor(rnd() * 4294967296);
     c.sseq = Math.floor(rnd() * 4294967296);
     const spread = Math.round(meanLen * jitter);
@@ -212,10 +243,10 @@ export function generateTcpCapture(path: string, opts: GenOptions): GenResult {
       if (fromClient) c.cseq = (c.cseq + used) >>> 0;
       else c.sseq = (c.sseq + used) >>> 0;
 
-      const src = fromClient ? c.client : c.server;
+      const src = fromClient ? c.client : c.rserver;
       const dst = fromClient ? c.server : c.client;
-      const sport = fromClient ? c.cport : SERVER_PORT;
-      const dport = fromClient ? SERVER_PORT : c.cport;
+      const sport = fromClient ? c.cport : c.rport;
+      const dport = fromClient ? serverPort : c.cport;
       let n: number;
       if (flags & TCP_SYN) {
         synSrc[3] = src;
