@@ -108,7 +108,7 @@ function normalise(
   const to = s.timeouts ?? {};
   const camel = (k: string): string => k.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
   for (const [k, v] of Object.entries(to.tcp ?? {}))
-    (ct.timeouts.tcp as Record<string, number>)[camel(k)] = v as number;
+    (ct.timeouts.tcp as unknown as Record<string, number>)[camel(k)] = v as number;
   if (to.udp?.unreplied !== undefined) ct.timeouts.udp.unreplied = to.udp.unreplied;
   if (to.udp?.replied !== undefined) ct.timeouts.udp.replied = to.udp.replied;
   if (to.icmp !== undefined) ct.timeouts.icmp = to.icmp;

@@ -77,6 +77,8 @@ const tcpTimeouts = obj({
   'time-wait': opt(seconds),
   close: opt(seconds),
   'syn-sent2': opt(seconds),
+  retrans: opt(seconds),
+  unack: opt(seconds),
 });
 
 const address: Spec = {

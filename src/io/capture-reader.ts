@@ -12,12 +12,14 @@ export { CaptureError } from './capture-types.js';
 export type { CaptureInterface, CaptureReader, CaptureReaderOptions } from './capture-types.js';
 
 /** Link types the device understands (readers only report them). */
-export const LINKTYPE_ETHERNET = 1;
-export const LINKTYPE_RAW = 101;
-export const LINKTYPE_LINUX_SLL = 113;
-export const LINKTYPE_IPV4 = 228;
-export const LINKTYPE_IPV6 = 229;
-export const LINKTYPE_LINUX_SLL2 = 276;
+export {
+  LINKTYPE_ETHERNET,
+  LINKTYPE_IPV4,
+  LINKTYPE_IPV6,
+  LINKTYPE_LINUX_SLL,
+  LINKTYPE_LINUX_SLL2,
+  LINKTYPE_RAW,
+} from '../wire/packet.js';
 
 /**
  * Opens a pcap (magic a1b2c3d4 or a1b23c4d, either byte order) or pcapng (0a0d0d0a) file.

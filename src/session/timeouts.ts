@@ -1,16 +1,7 @@
 /** Session timeouts in seconds, with Linux conntrack's defaults (DESIGN.md). */
+import { DEFAULT_TCP_TIMEOUTS, type TcpTimeouts } from './tcp-timeouts.js';
 export interface Timeouts {
-  tcp: {
-    synSent: number;
-    synRecv: number;
-    established: number;
-    finWait: number;
-    closeWait: number;
-    lastAck: number;
-    timeWait: number;
-    close: number;
-    synSent2: number;
-  };
+  tcp: TcpTimeouts;
   udp: { unreplied: number; replied: number };
   icmp: number;
   generic: number;
@@ -18,17 +9,7 @@ export interface Timeouts {
 
 export function defaultTimeouts(): Timeouts {
   return {
-    tcp: {
-      synSent: 120,
-      synRecv: 60,
-      established: 432000,
-      finWait: 120,
-      closeWait: 60,
-      lastAck: 30,
-      timeWait: 120,
-      close: 10,
-      synSent2: 120,
-    },
+    tcp: { ...DEFAULT_TCP_TIMEOUTS },
     udp: { unreplied: 30, replied: 120 },
     icmp: 30,
     generic: 600,

@@ -182,6 +182,8 @@ describe('a full valid config', () => {
           timeWait: 17,
           close: 18,
           synSent2: 19,
+          retrans: 300,
+          unack: 300,
         },
         udp: { unreplied: 31, replied: 121 },
         icmp: 61,
@@ -318,7 +320,8 @@ describe('config errors, each with its exact line', () => {
       line: 3,
       col: 1,
       path: 'sesions',
-      message: 'unknown key "sesions"; expected one of: device, sessions, fragments, zones, ports, policy',
+      message:
+        'unknown key "sesions"; expected one of: device, sessions, fragments, zones, ports, virtual-servers, masquerade, policy',
     });
   });
 
