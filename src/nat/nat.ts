@@ -7,7 +7,7 @@
  * ICMP errors about a NATed session are translated outside and inside.
  */
 import type { NatTuple } from '../session/conntrack.js';
-import { F_DNAT, F_SNAT, type SessionTable } from '../session/table.js';
+import { F_DNAT, F_SNAT, F_V6, STRIDE, W_ADDR, type SessionTable } from '../session/table.js';
 import { rd16, wr16 } from '../wire/bytes.js';
 import {
   csumUpdate16,
@@ -61,6 +61,7 @@ export class Nat {
     const id = entry >> 1;
     const f = t.flags(id);
     if ((f & (F_DNAT | F_SNAT)) === 0) return;
+    if (this.rewrite4(t, entry, f, p)) return;
     const l4 = p.l4Proto === PROTO_TCP || p.l4Proto === PROTO_UDP;
     const icmp = p.l4Proto === PROTO_ICMP || p.l4Proto === PROTO_ICMPV6;
     if ((entry & 1) === 0) {
@@ -92,6 +93,60 @@ export class Nat {
         else if (icmp) rewriteIcmpId(p, op >>> 16);
       }
     }
+  }
+
+  /**
+   * The common case in one pass: an IPv4 TCP/UDP packet, whole and not a
+   * fragment, of an IPv4 session. Address and port change together, so the
+   * IP checksum is updated once and the L4 checksum once per side.
+   */
+  private rewrite4(t: SessionTable, entry: number, f: number, p: Packet): boolean {
+    const proto = p.l4Proto;
+    if (p.ipVersion !== 4 || p.isFragment || p.snapped || (proto !== PROTO_TCP && proto !== PROTO_UDP)) return false;
+    if (f & F_V6) return false;
+    const id = entry >> 1;
+    const w = t.w;
+    const b = id * STRIDE;
+    if ((entry & 1) === 0) {
+      const rp = t.ports(id, 1);
+      if (f & F_DNAT) this.set4(p, true, w[b + W_ADDR + 2]!, rp >>> 16);
+      if (f & F_SNAT) this.set4(p, false, w[b + W_ADDR + 3]!, rp & 0xffff);
+    } else {
+      const op = t.ports(id, 0);
+      if (f & F_DNAT) this.set4(p, false, w[b + W_ADDR + 1]!, op & 0xffff);
+      if (f & F_SNAT) this.set4(p, true, w[b + W_ADDR]!, op >>> 16);
+    }
+    return true;
+  }
+
+  /** Sets the IPv4 destination (dst) or source address and port, fixing both checksums. */
+  private set4(p: Packet, dst: boolean, addr: number, port: number): void {
+    const buf = p.buf;
+    const l3 = p.l3Off;
+    const l4 = p.l4Off;
+    const cur = dst ? p.dst : p.src;
+    const oldA = cur[3]!;
+    const ao = l3 + (dst ? 16 : 12);
+    buf[ao] = addr >>> 24;
+    buf[ao + 1] = (addr >>> 16) & 255;
+    buf[ao + 2] = (addr >>> 8) & 255;
+    buf[ao + 3] = addr & 255;
+    wr16(buf, l3 + 10, csumUpdate32(rd16(buf, l3 + 10), oldA, addr));
+    const po = l4 + (dst ? 2 : 0);
+    const oldP = dst ? p.dstPort : p.srcPort;
+    wr16(buf, po, port);
+    const co = l4 + (p.l4Proto === PROTO_TCP ? 16 : 6);
+    if (co + 2 <= p.ipEnd) {
+      const c = rd16(buf, co);
+      if (!(p.l4Proto === PROTO_UDP && c === 0)) {
+        let n = csumUpdate16(csumUpdate32(c, oldA, addr), oldP, port);
+        if (p.l4Proto === PROTO_UDP && n === 0) n = 0xffff;
+        wr16(buf, co, n);
+      }
+    }
+    cur[3] = addr;
+    if (dst) p.dstPort = port;
+    else p.srcPort = port;
   }
 
   /**

@@ -32,7 +32,7 @@ export const STRIDE = 16;
 const W_ZP = 0; // (zone << 8) | protocol
 const W_FLAGS = 1; // flags | state << 8 | egress port orig << 16 | egress port reply << 24
 const W_PORTS = 2; // + dir: (srcPort << 16) | dstPort
-const W_ADDR = 4; // + dir * 2 + which (0 src, 1 dst): IPv4 address, or [4] = IPv6 slab slot
+export const W_ADDR = 4; // + dir * 2 + which (0 src, 1 dst): IPv4 address, or [4] = IPv6 slab slot
 const W_PKTS = 8; // + dir
 const W_BYTES = 10; // + dir (wraps at 2^32 like a u32 counter)
 const F_EXPIRES = 6; // Float64 index within the block's 8 doubles (words 12-13)
