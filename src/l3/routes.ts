@@ -290,11 +290,12 @@ export class L3Ports {
 
   /**
    * Source address for a message the device sends from `port` toward `dst`
-   * (same family only): an own address on the port whose prefix holds dst,
-   * else the port's first global (then link-local) own address, else any own
-   * address of the family. Writes it into `out`; false when there is none.
+   * (same family only), best first: an own address on the port whose prefix
+   * holds dst; another global one on the port; (unless `onPortOnly`, as ARP
+   * and ND need) a global one on another port; the port's link-local one.
+   * Writes it into `out`; false when there is none.
    */
-  source(port: number, dst: Uint32Array, out: Uint32Array): boolean {
+  source(port: number, dst: Uint32Array, out: Uint32Array, onPortOnly = false): boolean {
     const v4 = isV4Mapped(dst);
     let best = -1;
     let bestScore = 0;
@@ -304,9 +305,10 @@ export class L3Ports {
       const o = i * 4;
       if ((w[o] === 0 && w[o + 1] === 0 && w[o + 2] === 0xffff) !== v4) continue;
       const ll = w[o]! >>> 22 === 0x3fa;
-      let score = 1;
-      if (this.aport[i] === port) {
-        score = ll ? 2 : 3;
+      const onPort = this.aport[i] === port;
+      if (!onPort && (ll || onPortOnly)) continue;
+      let score = ll ? 1 : onPort ? 3 : 2;
+      if (onPort) {
         const m = this.alen[i]! * 4;
         if (
           ((w[o]! ^ dst[0]!) & MASKS[m]!) === 0 &&
@@ -315,7 +317,7 @@ export class L3Ports {
           ((w[o + 3]! ^ dst[3]!) & MASKS[m + 3]!) === 0
         )
           score = 4;
-      } else if (ll) continue;
+      }
       if (score > bestScore) {
         best = i;
         bestScore = score;

@@ -156,14 +156,19 @@ describe('L3Ports', () => {
     expect(formatIp(out)).toBe('10.0.1.1');
     expect(ports.source(0, ipWords('2001:db8:1::9'), out)).toBe(true);
     expect(formatIp(out)).toBe('2001:db8:1::1');
-    // port 1 has no global IPv6 address: its link-local
+    // port 1 has no global IPv6 address: another port's global one, or (on the port only) its link-local
     expect(ports.source(1, ipWords('2001:db8:7::9'), out)).toBe(true);
+    expect(formatIp(out)).toBe('2001:db8:1::1');
+    expect(ports.source(1, ipWords('2001:db8:7::9'), out, true)).toBe(true);
+    expect(formatIp(out)).toBe('fe80::ff:fe00:201');
+    expect(ports.source(1, ipWords('fe80::9'), out)).toBe(true);
     expect(formatIp(out)).toBe('fe80::ff:fe00:201');
     // a port without IPv4: another port's address
     const p2 = new L3Ports(4, 4);
     p2.addAddress(3, ipWords('192.0.2.1'), 120, ADDR_OWN);
     expect(p2.source(0, ipWords('10.0.0.1'), out)).toBe(true);
     expect(formatIp(out)).toBe('192.0.2.1');
+    expect(p2.source(0, ipWords('10.0.0.1'), out, true)).toBe(false);
     expect(p2.source(0, ipWords('2001:db8::1'), out)).toBe(false);
   });
 });
