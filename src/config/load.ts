@@ -144,11 +144,18 @@ function normalise(
   const ports: PortConfig[] = ((raw.ports ?? []) as Plain[]).map((p, i) => {
     const m = p.match ?? {};
     const zone = zoneId(['ports', i, 'zone'], p.zone);
+    const routed = Array.isArray(p.address) && p.address.length > 0;
     return {
       name: p.name,
       zone: zone < 0 ? defaultZone : zone,
+      tap: p.tap ?? null,
+      mac: p.mac ?? null,
+      addresses: (p.address ?? []).map(String),
+      mtu: p.mtu ?? 1500,
+      vips: (p.vips ?? []).map(String),
       match: {
-        iface: m.interface ?? -1,
+        // A routed or TAP port is the port its frames arrive on: the live driver passes its index.
+        iface: m.interface ?? (routed || p.tap ? i : -1),
         vlan: m.vlan ?? -1,
         mac: typeof m.mac === 'string' ? m.mac.replace(/[:-]/g, '').toLowerCase() : '',
         networks: prefixes(m.networks),
@@ -253,6 +260,20 @@ function normalise(
     };
   });
 
+  const routerMode = ports.some((p) => p.addresses.length > 0);
+  ports.forEach((p, i) => {
+    if (routerMode && p.tap && !p.mac) problem(['ports', i], 'a routed port needs a mac');
+  });
+  const routes = ((raw.routes ?? []) as Plain[]).map((r, i) => {
+    const port = ports.findIndex((p) => p.name === r.port);
+    if (port < 0)
+      problem(
+        ['routes', i, 'port'],
+        `unknown port "${r.port}"; ports are: ${ports.map((p) => p.name).join(', ')}`,
+      );
+    return { prefix: String(r.prefix), port, via: r.via === undefined ? null : String(r.via) };
+  });
+
   const fr = raw.fragments ?? {};
   return {
     source: file,
@@ -271,6 +292,8 @@ function normalise(
     policy: { defaultAction: (pol.default ?? 'drop') as Action, rules },
     virtualServers,
     masquerade,
+    routes,
+    routerMode,
   };
 }
 

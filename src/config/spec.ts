@@ -144,6 +144,16 @@ export const CONFIG_SPEC: Spec = obj({
     of: obj({
       name: req(name),
       zone: req(name),
+      tap: opt({
+        kind: 'string',
+        check: (v) =>
+          /^[A-Za-z0-9_.-]{1,15}$/.test(v) ? null : `"${v}" is not an interface name (1-15 characters)`,
+        doc: 'a TAP interface name',
+      }),
+      mac: opt(mac),
+      address: opt({ kind: 'array', of: cidr }),
+      mtu: opt(num(576, 65535)),
+      vips: opt({ kind: 'array', of: address }),
       match: opt(
         obj({
           interface: opt(num(0, 65535)),
@@ -154,6 +164,7 @@ export const CONFIG_SPEC: Spec = obj({
       ),
     }),
   }),
+  routes: opt({ kind: 'array', of: obj({ prefix: req(cidr), port: req(name), via: opt(address) }) }),
   'virtual-servers': opt({ kind: 'array', of: virtualServer }),
   masquerade: opt({
     kind: 'array',

@@ -22,6 +22,20 @@ export interface PortConfig {
   name: string;
   zone: number;
   match: PortMatch;
+  /** Live: the TAP interface to create or attach. */
+  tap: string | null;
+  /** Router mode: the device's MAC on this port, its addresses (CIDR text), MTU and the VIPs it answers ARP for. */
+  mac: string | null;
+  addresses: string[];
+  mtu: number;
+  vips: string[];
+}
+
+export interface RouteConfig {
+  prefix: string;
+  /** Port index. */
+  port: number;
+  via: string | null;
 }
 
 export interface RuleConfig {
@@ -90,4 +104,8 @@ export interface DeviceConfig {
   policy: { defaultAction: Action; rules: RuleConfig[] };
   virtualServers: VirtualServerConfig[];
   masquerade: MasqueradeConfig[];
+  /** Static routes (router mode; connected routes come from port addresses). */
+  routes: RouteConfig[];
+  /** True when any port has addresses: the device routes (ARP/ND, TTL, ICMP errors) instead of bridging. */
+  routerMode: boolean;
 }

@@ -18,6 +18,7 @@ import {
   R_NAT_EXHAUSTED,
   R_POLICY_DENY,
   R_POLICY_REJECT,
+  R_TO_DEVICE,
   REASONS,
   reasonCode,
   type ReasonName,
@@ -33,8 +34,9 @@ import { F_DNAT, F_SNAT } from '../session/table.js';
 import { formatIp } from '../wire/addr.js';
 import { PortTable } from './ports.js';
 import { Responder } from './respond.js';
+import { IN_CONSUMED, IN_TO_DEVICE, OUT_FORWARD, OUT_HELD, RouteStage } from './route-stage.js';
 import type { Tracer } from './trace.js';
-import { DeviceStats, V_DROPPED, V_FORWARDED, V_HELD } from './verdict.js';
+import { DeviceStats, V_CONSUMED, V_DROPPED, V_FORWARDED, V_HELD } from './verdict.js';
 
 /** Where the device's output frames go. */
 export interface FrameSink {
@@ -70,6 +72,9 @@ export class Device {
 
   private readonly pkt = new Packet();
   private readonly inner = new Packet();
+  private readonly frag = new Packet();
+  /** The router stage, in router mode only. */
+  readonly rs: RouteStage | null;
   private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
   private now = 0;
   /** Whether the last judged packet was rewritten by NAT. */
@@ -89,6 +94,9 @@ export class Device {
       timeoutMs: cfg.fragments.timeoutMs,
     });
     this.stats = new DeviceStats(REASONS.length, this.ports.count);
+    this.rs = cfg.routerMode
+      ? new RouteStage(cfg, (port, buf, off, len) => this.emit(port, buf, off, len))
+      : null;
     this.lb = new Balancer(cfg.virtualServers, this.ct, this.nat);
     this.masq = new Masquerade(cfg.masquerade);
     this.responder = new Responder(cfg.conntrack.maxSessions, cfg.resetOnExpiry, (port, buf, off, len) =>
@@ -116,6 +124,12 @@ export class Device {
     this.nextTick = (Math.floor(nowMs / TICK_MS) + 1) * TICK_MS;
     this.ct.advance(nowMs);
     this.reasm.expire(nowMs);
+  }
+
+  /** Timers of a live device (call every ~100 ms): sessions, fragments, neighbour resolution. */
+  tick(nowMs: number): void {
+    if (nowMs >= this.nextTick) this.advance(nowMs);
+    if (this.rs) this.rs.tick(nowMs);
   }
 
   /**
@@ -147,6 +161,16 @@ export class Device {
     const err = decodeFrame(buf, off, len, linkType, p, wireLen);
     if (tr) tr.decoded(p);
     if (err !== 0) return this.drop(err);
+    const rs = this.rs;
+    if (rs) {
+      const b = rs.before(p, iface, this.now);
+      if (b === IN_CONSUMED) {
+        if (tr) tr.note('l3', 'for the device: answered (ARP/ND or ping)');
+        return this.end(V_CONSUMED, 0);
+      }
+      if (b === IN_TO_DEVICE) return this.drop(R_TO_DEVICE);
+      if (p.ipVersion === 0) return this.end(V_CONSUMED, 0);
+    }
     if (p.ipVersion === 0) {
       if (p.etherType === ETH_ARP) {
         this.tmpAddr[3] = p.arpTpa;
@@ -178,13 +202,16 @@ export class Device {
     if (err !== 0) return this.drop(err);
     const v = this.judge(q, ra.datagramLen, iface);
     if (v !== V_FORWARDED) return v;
-    // NAT rewrote the reassembled datagram: send it whole (re-fragmenting to an egress MTU is the
-    // router's job, later). Otherwise the fragments go out as they came.
-    if (this.natted) this.emit(this.outPort, ra.datagram, 0, ra.datagramLen);
-    else
-      for (let i = 0; i < ra.fragCount; i++)
-        this.emit(this.outPort, ra.fragBuf, ra.fragOff[i]!, ra.fragLen[i]!);
-    return this.end(V_FORWARDED, 0);
+    // NAT rewrote the reassembled datagram: send it whole (re-fragmenting to an egress MTU is
+    // not done yet). Otherwise the fragments go out as they came.
+    if (this.natted) return this.out(q, ra.datagram, 0, ra.datagramLen, iface);
+    const f = this.frag;
+    let last = V_FORWARDED;
+    for (let i = 0; i < ra.fragCount; i++) {
+      if (this.rs) decodeFrame(ra.fragBuf, ra.fragOff[i]!, ra.fragLen[i]!, linkType, f);
+      last = this.out(f, ra.fragBuf, ra.fragOff[i]!, ra.fragLen[i]!, iface, i + 1 < ra.fragCount);
+    }
+    return last;
   }
 
   /** A whole (non-fragment) IP packet. */
@@ -198,8 +225,24 @@ export class Device {
   ): number {
     const v = this.judge(p, wireLen, iface);
     if (v !== V_FORWARDED) return v;
+    return this.out(p, buf, off, len, iface);
+  }
+
+  /**
+   * Sends a packet the session stages passed: by the router when routing
+   * (TTL, next-hop MAC, ICMP errors), else on outPort as it is. `more`: not
+   * the last frame of this input (no verdict yet).
+   */
+  private out(p: Packet, buf: Uint8Array, off: number, len: number, iface: number, more = false): number {
+    const rs = this.rs;
+    if (rs) {
+      const r = rs.after(p, iface, this.now);
+      if (r === OUT_HELD) return more ? V_HELD : this.end(V_HELD, 0);
+      if (r !== OUT_FORWARD) return more ? V_DROPPED : this.drop(r);
+      this.outPort = rs.egressPort;
+    }
     this.emit(this.outPort, buf, off, len);
-    return this.end(V_FORWARDED, 0);
+    return more ? V_FORWARDED : this.end(V_FORWARDED, 0);
   }
 
   /** Session and policy stages. Returns V_FORWARDED with outPort set, or a final verdict. */
@@ -247,7 +290,7 @@ export class Device {
     const can = ct.canCreate(p);
     if (can !== 0) return this.drop(can);
     const inPort = this.ports.ingress(p, iface);
-    const outPort = this.ports.egress(p.dst);
+    const outPort = this.egressTo(p.dst);
     const act = this.policy.evaluate(this.ports.zone[inPort]!, this.ports.zone[outPort]!, p);
     if (tr) tr.policy(this, inPort, outPort, act);
     if (act === ACT_REJECT) {
@@ -270,7 +313,7 @@ export class Device {
       if (!nat) return this.drop(R_NO_REAL_SERVER);
       id = ct.create(p, this.now, len, nat);
       if (id < 0) return this.drop(-id);
-      toPort = this.ports.egress(this.lb.realAddr);
+      toPort = this.egressTo(this.lb.realAddr);
       this.lb.created(id, p);
       if (tr) tr.note('lb', `virtual server ${this.cfg.virtualServers[v]!.name}: real ${this.lb.real}`);
     } else {
@@ -295,6 +338,12 @@ export class Device {
     this.outPort = toPort;
     if (tr) tr.created(ct, id);
     return V_FORWARDED;
+  }
+
+  /** The port toward an address: by the routes when routing, else by zones and port networks. */
+  private egressTo(addr: Uint32Array): number {
+    const r = this.rs ? this.rs.portTo(addr) : -1;
+    return r >= 0 ? r : this.ports.egress(addr);
   }
 
   private forward(port: number, buf: Uint8Array, off: number, len: number): number {

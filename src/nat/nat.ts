@@ -102,7 +102,8 @@ export class Nat {
    */
   private rewrite4(t: SessionTable, entry: number, f: number, p: Packet): boolean {
     const proto = p.l4Proto;
-    if (p.ipVersion !== 4 || p.isFragment || p.snapped || (proto !== PROTO_TCP && proto !== PROTO_UDP)) return false;
+    if (p.ipVersion !== 4 || p.isFragment || p.snapped || (proto !== PROTO_TCP && proto !== PROTO_UDP))
+      return false;
     if (f & F_V6) return false;
     const id = entry >> 1;
     const w = t.w;

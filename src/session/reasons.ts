@@ -27,6 +27,10 @@ const PIPELINE_REASONS = [
   'frag-tiny',
   'ttl-exceeded',
   'no-route',
+  'too-big', // over the egress MTU (DF set / IPv6), or needing fragmentation the device does not do
+  'not-routable', // link broadcast/multicast, martian or link-local destination for forwarding
+  'neighbour-queue-full', // waiting for ARP/ND resolution with the queue full
+  'to-device', // addressed to the device, for no service it runs
   'no-real-server', // a virtual server with no usable real server
   'nat-exhausted', // masquerade found no free source port
   'peer-not-trusted',
@@ -60,6 +64,10 @@ export const R_INVALID_ICMP = reasonCode('invalid-icmp');
 export const R_TABLE_FULL = reasonCode('table-full');
 export const R_BAD_CHECKSUM = reasonCode('bad-checksum');
 export const R_TTL_EXCEEDED = reasonCode('ttl-exceeded');
+export const R_TOO_BIG = reasonCode('too-big');
+export const R_NOT_ROUTABLE = reasonCode('not-routable');
+export const R_NEIGH_QUEUE_FULL = reasonCode('neighbour-queue-full');
+export const R_TO_DEVICE = reasonCode('to-device');
 export const R_NO_ROUTE = reasonCode('no-route');
 export const R_NO_REAL_SERVER = reasonCode('no-real-server');
 export const R_NAT_EXHAUSTED = reasonCode('nat-exhausted');

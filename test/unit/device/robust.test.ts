@@ -79,7 +79,7 @@ describe('the device on hostile input', () => {
           expect(st.packetsIn).toBe(seq.length);
           expect(st.verdicts.reduce((a, b) => a + b, 0)).toBe(seq.length);
           // Every forwarded frame left by some port (a completed datagram may leave as several).
-        expect(sent).toBeGreaterThanOrEqual(st.verdicts[0]!);
+          expect(sent).toBeGreaterThanOrEqual(st.verdicts[0]!);
         },
       ),
       { numRuns: 300 },
