@@ -1,0 +1,99 @@
+/**
+ * `sdev run -c lab.yaml [--ready-file F]`: the live device as a process. Opens
+ * the TAP ports, logs them, writes "PID\nready\n" to the ready file once they
+ * are open (atomically, so a script polling for it never reads half of it),
+ * and on SIGINT/SIGTERM closes everything, removes the ready file and exits 0.
+ */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { DeviceConfig } from '../config/types.js';
+import { VERDICT_NAMES } from '../device/verdict.js';
+import { reasonName } from '../session/reasons.js';
+import { createLogger, type Logger } from './log.js';
+import { runLive, tapPortsOf, type LiveCounters, type LiveHandle } from './live.js';
+
+export interface RunCommandOptions {
+  readyFile?: string;
+  log?: Logger;
+  /** Seconds between counter lines in the log (0: none; default 0). */
+  statsInterval?: number;
+}
+
+/** Exit codes: 0 closed on a signal; 1 the ports could not be opened; 2 nothing to run. */
+export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}): Promise<void> {
+  const log = opts.log ?? createLogger();
+  if (tapPortsOf(cfg).length === 0) {
+    log.error('no port has a tap: interface; nothing to run', { config: cfg.source });
+    process.exit(2);
+  }
+  let live: LiveHandle;
+  try {
+    live = await runLive(cfg, { log });
+  } catch (err) {
+    const e = err as Error & { code?: string; iface?: string };
+    log.error('could not open the ports', {
+      config: cfg.source,
+      code: e.code,
+      iface: e.iface,
+      error: e.message,
+    });
+    process.exit(1);
+  }
+  for (const p of live.counters().ports) {
+    log.info('port open', { port: p.name, index: p.index, tap: p.tap, kernelMac: p.mac, mtu: p.mtu });
+  }
+  log.info('device running', {
+    config: cfg.source,
+    name: cfg.name,
+    ports: cfg.ports.length,
+    routerMode: cfg.routerMode,
+    virtualServers: cfg.virtualServers.length,
+    pid: process.pid,
+  });
+
+  const ready = opts.readyFile;
+  if (ready) {
+    const tmp = `${ready}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${process.pid}\nready\n`);
+    renameSync(tmp, ready);
+  }
+
+  const stats = opts.statsInterval && opts.statsInterval > 0 ? opts.statsInterval * 1000 : 0;
+  const statsTimer = stats ? setInterval(() => log.info('counters', countersFields(live)), stats) : null;
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info('stopping', { signal });
+      if (statsTimer) clearInterval(statsTimer);
+      void live.close().then(() => {
+        if (ready) rmSync(ready, { force: true });
+        log.info('stopped', countersFields(live));
+        resolve();
+      });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  process.exit(0);
+}
+
+function countersFields(live: LiveHandle): Record<string, unknown> {
+  const c: LiveCounters = live.counters();
+  const st = live.device.stats;
+  const verdicts = Object.fromEntries(VERDICT_NAMES.map((n, i) => [n, st.verdicts[i]]).filter((e) => e[1]));
+  const drops = Object.fromEntries(
+    Array.from(st.dropsByReason, (n, r) => [reasonName(r), n] as const).filter((e) => e[1] > 0),
+  );
+  return {
+    packetsIn: st.packetsIn,
+    verdicts,
+    drops,
+    unroutable: c.unroutable,
+    errors: c.errors,
+    ports: Object.fromEntries(
+      c.ports.map((p) => [p.name, { in: p.framesIn, out: p.framesOut, txDropped: p.txDropped }]),
+    ),
+  };
+}
