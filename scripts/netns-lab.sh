@@ -1,0 +1,340 @@
+#!/usr/bin/env bash
+# The single-device netns lab (DESIGN.md, "Lab topologies"): a client, two web
+# servers behind a Linux bridge, and sdev in the root namespace routing and
+# load-balancing between them through two TAPs.
+#
+#   scripts/netns-lab.sh up single     build it and leave it running (prints how to use it)
+#   scripts/netns-lab.sh down          remove the labs left by `up` (SDEV_LAB_PREFIX: only that one)
+#   scripts/netns-lab.sh test single   build, run the scenarios, print a PASS/FAIL table, remove
+#
+# Every name gets a per-run prefix (SDEV_LAB_PREFIX, default sd<PID>); a trap
+# removes everything (processes by PID, namespaces, links, files) on exit,
+# failure or Ctrl-C. Needs root, /dev/net/tun, the built TAP addon and python3.
+# Environment: SDEV_LAB_REQUESTS (HTTP requests in scenario a, 100),
+# SDEV_LAB_KEEP=1 (keep the state dir with logs), SDEV_LAB_SDEV (command that
+# runs sdev; default: node --import tsx src/cli/main.ts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+
+usage() {
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+STATE_ROOT=${SDEV_LAB_STATE:-/tmp/sdev-netns-lab}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+say() { echo "lab: $*" >&2; }
+
+# ------------------------------------------------------------------ teardown
+
+# Removes everything recorded in a state dir: processes (sdev first, so its
+# TAPs go with its fd), namespaces (bridge and veths go with them), leftover links.
+teardown() {
+  local d=$1
+  [ -d "$d" ] || return 0
+  set +e
+  if [ -f "$d/sdev.pid" ]; then
+    local pid
+    pid=$(cat "$d/sdev.pid")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  fi
+  if [ -f "$d/pids" ]; then
+    while read -r pid; do kill -KILL "$pid" 2>/dev/null; done <"$d/pids"
+  fi
+  if [ -f "$d/netns" ]; then
+    while read -r ns; do ip netns del "$ns" 2>/dev/null; done <"$d/netns"
+  fi
+  if [ -f "$d/links" ]; then
+    while read -r l; do ip link del "$l" 2>/dev/null; done <"$d/links"
+  fi
+  if [ "${SDEV_LAB_KEEP:-0}" = 1 ]; then
+    say "kept $d"
+  else
+    rm -rf "$d"
+  fi
+  set -e
+}
+
+# ------------------------------------------------------------------ building
+
+ns_exec() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+need() {
+  [ "$(id -u)" = 0 ] || { say "needs root"; exit 1; }
+  [ -c /dev/net/tun ] || { say "needs /dev/net/tun"; exit 1; }
+  [ -f native/build/Release/sdev_tap.node ] || { say "TAP addon not built: npx node-gyp rebuild -C native"; exit 1; }
+}
+
+write_config() {
+  cat >"$D/lab.yaml" <<EOF
+# sdev single-device lab ($P), written by scripts/netns-lab.sh
+device:
+  name: lab
+zones:
+  inside:
+    networks: [10.0.1.0/24]
+  dmz:
+    networks: [10.0.2.0/24]
+  outside:
+    default: true
+ports:
+  - name: lan
+    zone: inside
+    tap: ${P}t0
+    mac: 02:5d:00:00:01:01
+    address: [10.0.1.1/24]
+    vips: [10.0.0.100]
+  - name: servers
+    zone: dmz
+    tap: ${P}t1
+    mac: 02:5d:00:00:02:01
+    address: [10.0.2.1/24]
+virtual-servers:
+  - name: web
+    vip: 10.0.0.100
+    proto: tcp
+    port: 80
+    scheduler: rr
+    reals:
+      - { address: 10.0.2.11, port: 8080 }
+      - { address: 10.0.2.12, port: 8080 }
+policy:
+  default: drop
+  rules:
+    - { name: inside-out, from: inside, to: any, action: accept }
+EOF
+}
+
+# Python helpers run inside the namespaces (no ping or nc needed).
+write_tools() {
+  cat >"$D/tools.py" <<'EOF'
+import os, select, socket, struct, sys, time
+
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+def ping(dst, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ident, got = os.getpid() & 0xffff, 0
+    for seq in range(1, count + 1):
+        body = struct.pack('!HH', ident, seq) + b'sdev-lab' * 4
+        s.sendto(struct.pack('!BBH', 8, 0, csum(b'\x08\0\0\0' + body)) + body, (dst, 0))
+        until = time.time() + 2
+        while time.time() < until:
+            r, _, _ = select.select([s], [], [], until - time.time())
+            if not r: break
+            pkt, addr = s.recvfrom(2048)
+            icmp = pkt[(pkt[0] & 15) * 4:]
+            if addr[0] == dst and icmp[0] == 0 and struct.unpack('!HH', icmp[4:8]) == (ident, seq):
+                got += 1
+                break
+        time.sleep(0.1)
+    print('%d/%d' % (got, count))
+    sys.exit(0 if got == count else 1)
+
+def connect(host, port, timeout):
+    try:
+        socket.create_connection((host, int(port)), timeout=float(timeout)).close()
+        print('connected'); sys.exit(0)
+    except socket.timeout:
+        print('timed out'); sys.exit(1)
+    except OSError as e:
+        print(e.strerror or str(e)); sys.exit(1)
+
+def listen(host, port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(port))); s.listen(16)
+    while True: s.accept()[0].close()
+
+{'ping': lambda: ping(sys.argv[2], int(sys.argv[3])),
+ 'connect': lambda: connect(*sys.argv[2:5]),
+ 'listen': lambda: listen(*sys.argv[2:4])}[sys.argv[1]]()
+EOF
+}
+
+start_sdev() {
+  local cmd=${SDEV_LAB_SDEV:-node --import tsx src/cli/main.ts}
+  # shellcheck disable=SC2086
+  $cmd run -c "$D/lab.yaml" --ready-file "$D/ready" >"$D/sdev.log" 2>&1 &
+  local pid=$!
+  echo $pid >"$D/sdev.pid"
+  disown $pid
+  for _ in $(seq 300); do
+    [ -f "$D/ready" ] && return 0
+    kill -0 "$pid" 2>/dev/null || { say "sdev exited:"; cat "$D/sdev.log" >&2; return 1; }
+    sleep 0.1
+  done
+  say "sdev not ready after 30 s:"
+  cat "$D/sdev.log" >&2
+  return 1
+}
+
+# Starts a background command in a namespace and records its PID (ip netns exec execs it).
+bg_in() {
+  local ns=$1 log=$2
+  shift 2
+  ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  echo $! >>"$D/pids"
+  disown $!
+}
+
+up_single() {
+  need
+  mkdir -p "$D"
+  write_config
+  write_tools
+  echo "${P}t0" >>"$D/links"
+  echo "${P}t1" >>"$D/links"
+  start_sdev
+  local client=${P}client dmz=${P}dmz
+  for ns in "$client" "$dmz" "${P}srv1" "${P}srv2"; do
+    echo "$ns" >>"$D/netns"
+    ip netns add "$ns"
+    ns_exec "$ns" ip link set lo up
+  done
+  # client side: the TAP is the client's interface
+  ip link set dev "${P}t0" netns "$client"
+  ns_exec "$client" ip addr add 10.0.1.2/24 dev "${P}t0"
+  ns_exec "$client" ip link set "${P}t0" up
+  ns_exec "$client" ip route add default via 10.0.1.1
+  # server side: the TAP joins a bridge in dmz, the servers attach by veth
+  ip link set dev "${P}t1" netns "$dmz"
+  ns_exec "$dmz" ip link add "${P}br" type bridge
+  ns_exec "$dmz" ip link set "${P}t1" master "${P}br"
+  for i in 1 2; do
+    local srv=${P}srv$i
+    ip link add "${P}v$i" netns "$srv" type veth peer name "${P}b$i" netns "$dmz"
+    ns_exec "$dmz" ip link set "${P}b$i" master "${P}br"
+    ns_exec "$dmz" ip link set "${P}b$i" up
+    ns_exec "$srv" ip addr add "10.0.2.1$i/24" dev "${P}v$i"
+    ns_exec "$srv" ip link set "${P}v$i" up
+    ns_exec "$srv" ip route add default via 10.0.2.1
+    mkdir -p "$D/www$i"
+    echo "srv$i" >"$D/www$i/index.html"
+    bg_in "$srv" "$D/http$i.log" "$PY" -m http.server 8080 --bind "10.0.2.1$i" --directory "$D/www$i"
+  done
+  ns_exec "$dmz" ip link set "${P}t1" up
+  ns_exec "$dmz" ip link set "${P}br" up
+  # a listener on the client, so scenario b is blocked by the device and not refused by the client
+  bg_in "$client" "$D/listen.log" "$PY" "$D/tools.py" listen 10.0.1.2 22
+  for i in 1 2; do
+    local ok=0
+    for _ in $(seq 100); do
+      if ns_exec "${P}srv$i" "$PY" "$D/tools.py" connect "10.0.2.1$i" 8080 1 >/dev/null; then ok=1; break; fi
+      sleep 0.1
+    done
+    [ $ok = 1 ] || { say "web server srv$i did not start"; cat "$D/http$i.log" >&2; return 1; }
+  done
+}
+
+# ------------------------------------------------------------------ scenarios
+
+RESULTS=()
+FAILED=0
+result() { # PASS|FAIL name detail
+  RESULTS+=("$(printf '%-4s  %-46s %s' "$1" "$2" "$3")")
+  [ "$1" = PASS ] || FAILED=$((FAILED + 1))
+}
+
+check() { # name, then the command; its last output line is the detail
+  local name=$1 out
+  shift
+  if out=$("$@" 2>&1); then result PASS "$name" "$(tail -n1 <<<"$out")"; else result FAIL "$name" "$(tail -n1 <<<"$out")"; fi
+}
+
+curl_many() {
+  local n=$1 ok=0 s1=0 s2=0 body
+  for _ in $(seq "$n"); do
+    body=$(ns_exec "${P}client" curl -s --max-time 3 http://10.0.0.100/ || true)
+    case "$body" in
+      srv1) ok=$((ok + 1)); s1=$((s1 + 1)) ;;
+      srv2) ok=$((ok + 1)); s2=$((s2 + 1)) ;;
+    esac
+  done
+  echo "$ok/$n answered (srv1 $s1, srv2 $s2)"
+  [ "$ok" = "$n" ] && [ "$s1" -gt 0 ] && [ "$s2" -gt 0 ]
+}
+
+blocked() { # ns host port: passes when the connection is NOT established
+  local out
+  if out=$(ns_exec "$1" "$PY" "$D/tools.py" connect "$2" "$3" 2); then
+    echo "connected: not blocked"
+    return 1
+  fi
+  echo "blocked ($out)"
+}
+
+test_single() {
+  local n=${SDEV_LAB_REQUESTS:-100}
+  up_single
+  say "lab $P up; running scenarios"
+  check "e1 ping device 10.0.1.1 from client" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.1.1 3
+  check "e2 ping srv1 10.0.2.11 through the device" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.2.11 3
+  check "a  $n x GET http://10.0.0.100/ (rr over 2)" curl_many "$n"
+  check "b  srv1 -> client 10.0.1.2:22 blocked" blocked "${P}srv1" 10.0.1.2 22
+  echo
+  printf '%-4s  %-46s %s\n' RES SCENARIO DETAIL
+  printf '%s\n' "${RESULTS[@]}"
+  echo
+  if [ "$FAILED" -gt 0 ]; then
+    echo "$FAILED scenario(s) failed"
+    say "sdev log ($D/sdev.log):"
+    tail -n 30 "$D/sdev.log" >&2 || true
+    return 1
+  fi
+  echo "all ${#RESULTS[@]} scenarios passed"
+}
+
+# ------------------------------------------------------------------ main
+
+cmd=${1:-}
+topo=${2:-}
+case "$cmd" in
+  up | test)
+    [ "$topo" = single ] || usage
+    P=${SDEV_LAB_PREFIX:-sd$$}
+    D=$STATE_ROOT/$P
+    [ ! -e "$D" ] || { say "$D exists: run '$0 down' (SDEV_LAB_PREFIX=$P) first"; exit 1; }
+    mkdir -p "$STATE_ROOT"
+    trap 'teardown "$D"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    if [ "$cmd" = test ]; then
+      test_single
+    else
+      up_single
+      touch "$D/persistent"
+      trap - EXIT
+      cat <<EOF
+lab $P is up (state and logs in $D)
+  ip netns exec ${P}client curl http://10.0.0.100/
+  ip netns exec ${P}client $PY $D/tools.py ping 10.0.2.11 3
+  tail -f $D/sdev.log
+  SDEV_LAB_PREFIX=$P $0 down
+EOF
+    fi
+    ;;
+  down)
+    [ -d "$STATE_ROOT" ] || exit 0
+    if [ -n "${SDEV_LAB_PREFIX:-}" ]; then
+      teardown "$STATE_ROOT/$SDEV_LAB_PREFIX"
+    else
+      # only labs left by `up`: a `test` running alongside removes its own
+      for d in "$STATE_ROOT"/*/; do [ -f "$d/persistent" ] && teardown "${d%/}"; done
+    fi
+    ;;
+  *) usage ;;
+esac
