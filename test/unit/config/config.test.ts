@@ -208,8 +208,26 @@ describe('a full valid config', () => {
 
   it('reads ports with zone ids and normalised match fields', () => {
     expect(c.ports.map((p) => ({ ...p, match: { ...p.match, networks: texts(p.match.networks) } }))).toEqual([
-      { name: 'lan', zone: 0, match: { iface: 3, vlan: 10, mac: '0200000000aa', networks: ['10.0.0.0/8'] } },
-      { name: 'wan', zone: 2, match: { iface: -1, vlan: -1, mac: '', networks: [] } },
+      {
+        name: 'lan',
+        zone: 0,
+        tap: null,
+        mac: null,
+        addresses: [],
+        mtu: 1500,
+        vips: [],
+        match: { iface: 3, vlan: 10, mac: '0200000000aa', networks: ['10.0.0.0/8'] },
+      },
+      {
+        name: 'wan',
+        zone: 2,
+        tap: null,
+        mac: null,
+        addresses: [],
+        mtu: 1500,
+        vips: [],
+        match: { iface: -1, vlan: -1, mac: '', networks: [] },
+      },
     ]);
   });
 
@@ -321,7 +339,7 @@ describe('config errors, each with its exact line', () => {
       col: 1,
       path: 'sesions',
       message:
-        'unknown key "sesions"; expected one of: device, sessions, fragments, zones, ports, virtual-servers, masquerade, policy',
+        'unknown key "sesions"; expected one of: device, sessions, fragments, zones, ports, routes, virtual-servers, masquerade, policy',
     });
   });
 
