@@ -82,9 +82,9 @@ device:
   name: lab
 zones:
   inside:
-    networks: [10.0.1.0/24]
+    networks: [10.0.1.0/24, 'fd00:1::/64']
   dmz:
-    networks: [10.0.2.0/24]
+    networks: [10.0.2.0/24, 'fd00:2::/64']
   outside:
     default: true
 ports:
@@ -92,13 +92,13 @@ ports:
     zone: inside
     tap: ${P}t0
     mac: 02:5d:00:00:01:01
-    address: [10.0.1.1/24]
-    vips: [10.0.0.100]
+    address: [10.0.1.1/24, 'fd00:1::1/64']
+    vips: [10.0.0.100, 'fd00::100']
   - name: servers
     zone: dmz
     tap: ${P}t1
     mac: 02:5d:00:00:02:01
-    address: [10.0.2.1/24]
+    address: [10.0.2.1/24, 'fd00:2::1/64']
 virtual-servers:
   - name: web
     vip: 10.0.0.100
@@ -108,6 +108,14 @@ virtual-servers:
     reals:
       - { address: 10.0.2.11, port: 8080 }
       - { address: 10.0.2.12, port: 8080 }
+  - name: web6
+    vip: 'fd00::100'
+    proto: tcp
+    port: 80
+    scheduler: rr
+    reals:
+      - { address: 'fd00:2::11', port: 8080 }
+      - { address: 'fd00:2::12', port: 8080 }
 policy:
   default: drop
   rules:
@@ -210,6 +218,8 @@ up_single() {
   ns_exec "$client" ip addr add 10.0.1.2/24 dev "${P}t0"
   ns_exec "$client" ip link set "${P}t0" up
   ns_exec "$client" ip route add default via 10.0.1.1
+  ns_exec "$client" ip -6 addr add fd00:1::2/64 dev "${P}t0" nodad
+  ns_exec "$client" ip -6 route add default via fd00:1::1
   # server side: the TAP joins a bridge in dmz, the servers attach by veth
   ip link set dev "${P}t1" netns "$dmz"
   ns_exec "$dmz" ip link add "${P}br" type bridge
@@ -222,9 +232,12 @@ up_single() {
     ns_exec "$srv" ip addr add "10.0.2.1$i/24" dev "${P}v$i"
     ns_exec "$srv" ip link set "${P}v$i" up
     ns_exec "$srv" ip route add default via 10.0.2.1
+    ns_exec "$srv" ip -6 addr add "fd00:2::1$i/64" dev "${P}v$i" nodad
+    ns_exec "$srv" ip -6 route add default via fd00:2::1
     mkdir -p "$D/www$i"
     echo "srv$i" >"$D/www$i/index.html"
     bg_in "$srv" "$D/http$i.log" "$PY" -m http.server 8080 --bind "10.0.2.1$i" --directory "$D/www$i"
+    bg_in "$srv" "$D/http6$i.log" "$PY" -m http.server 8080 --bind "fd00:2::1$i" --directory "$D/www$i"
   done
   ns_exec "$dmz" ip link set "${P}t1" up
   ns_exec "$dmz" ip link set "${P}br" up
@@ -255,10 +268,10 @@ check() { # name, then the command; its last output line is the detail
   if out=$("$@" 2>&1); then result PASS "$name" "$(tail -n1 <<<"$out")"; else result FAIL "$name" "$(tail -n1 <<<"$out")"; fi
 }
 
-curl_many() {
-  local n=$1 ok=0 s1=0 s2=0 body
+curl_many() { # n [url]
+  local n=$1 url=${2:-http://10.0.0.100/} ok=0 s1=0 s2=0 body
   for _ in $(seq "$n"); do
-    body=$(ns_exec "${P}client" curl -s --max-time 3 http://10.0.0.100/ || true)
+    body=$(ns_exec "${P}client" curl -s -g --max-time 3 "$url" || true)
     case "$body" in
       srv1) ok=$((ok + 1)); s1=$((s1 + 1)) ;;
       srv2) ok=$((ok + 1)); s2=$((s2 + 1)) ;;
@@ -285,6 +298,7 @@ test_single() {
   check "e2 ping srv1 10.0.2.11 through the device" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.2.11 3
   check "a  $n x GET http://10.0.0.100/ (rr over 2)" curl_many "$n"
   check "b  srv1 -> client 10.0.1.2:22 blocked" blocked "${P}srv1" 10.0.1.2 22
+  check "g  20 x GET http://[fd00::100]/ (IPv6)" curl_many 20 'http://[fd00::100]/'
   echo
   printf '%-4s  %-46s %s\n' RES SCENARIO DETAIL
   printf '%s\n' "${RESULTS[@]}"

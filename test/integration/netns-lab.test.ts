@@ -57,6 +57,9 @@ describe.skipIf(!enabled)('netns lab: single device (root, /dev/net/tun, TAP add
       /^PASS +a +\d+ x GET http:\/\/10\.0\.0\.100\/ .*(\d+)\/\1 answered \(srv1 [1-9]\d*, srv2 [1-9]\d*\)$/m,
     );
     expect(table).toMatch(/^PASS +b +srv1 -> client 10\.0\.1\.2:22 blocked +blocked/m);
+    expect(table).toMatch(
+      /^PASS +g +20 x GET http:\/\/\[fd00::100\]\/ \(IPv6\) +20\/20 answered \(srv1 [1-9]\d*, srv2 [1-9]\d*\)$/m,
+    );
     expect(table).not.toMatch(/^FAIL/m);
     expect(r.code).toBe(0);
     expect(labNamespaces()).toEqual([]);
