@@ -108,6 +108,15 @@ virtual-servers:
     reals:
       - { address: 10.0.2.11, port: 8080 }
       - { address: 10.0.2.12, port: 8080 }
+  - name: iperf
+    vip: 10.0.0.100
+    proto: tcp
+    port: 5201
+    scheduler: rr
+    persistence: 60    # iperf3's control and data connections must reach the same server
+    reals:
+      - { address: 10.0.2.11, port: 5201 }
+      - { address: 10.0.2.12, port: 5201 }
   - name: web6
     vip: 'fd00::100'
     proto: tcp
@@ -238,6 +247,7 @@ up_single() {
     echo "srv$i" >"$D/www$i/index.html"
     bg_in "$srv" "$D/http$i.log" "$PY" -m http.server 8080 --bind "10.0.2.1$i" --directory "$D/www$i"
     bg_in "$srv" "$D/http6$i.log" "$PY" -m http.server 8080 --bind "fd00:2::1$i" --directory "$D/www$i"
+    if command -v iperf3 >/dev/null; then bg_in "$srv" "$D/iperf$i.log" iperf3 -s -B "10.0.2.1$i" -p 5201; fi
   done
   ns_exec "$dmz" ip link set "${P}t1" up
   ns_exec "$dmz" ip link set "${P}br" up
@@ -281,6 +291,20 @@ curl_many() { # n [url]
   [ "$ok" = "$n" ] && [ "$s1" -gt 0 ] && [ "$s2" -gt 0 ]
 }
 
+iperf_vip() { # a 10 s TCP transfer through the VIP completes without errors
+  local out
+  out=$(ns_exec "${P}client" iperf3 -c 10.0.0.100 -p 5201 -t 10 -J) || { echo "iperf3 failed"; return 1; }
+  "$PY" - "$out" <<'PYEOF'
+import json, sys
+r = json.loads(sys.argv[1])
+if r.get("error"):
+    print(r["error"]); sys.exit(1)
+s = r["end"]["sum_received"]
+print(f'{s["bytes"] / 1e6:.0f} MB in {s["seconds"]:.1f} s, {s["bits_per_second"] / 1e6:.0f} Mbit/s')
+sys.exit(0 if s["bytes"] > 0 else 1)
+PYEOF
+}
+
 blocked() { # ns host port: passes when the connection is NOT established
   local out
   if out=$(ns_exec "$1" "$PY" "$D/tools.py" connect "$2" "$3" 2); then
@@ -299,6 +323,7 @@ test_single() {
   check "a  $n x GET http://10.0.0.100/ (rr over 2)" curl_many "$n"
   check "b  srv1 -> client 10.0.1.2:22 blocked" blocked "${P}srv1" 10.0.1.2 22
   check "g  20 x GET http://[fd00::100]/ (IPv6)" curl_many 20 'http://[fd00::100]/'
+  check "d  iperf3 10 s to 10.0.0.100:5201" iperf_vip
   echo
   printf '%-4s  %-46s %s\n' RES SCENARIO DETAIL
   printf '%s\n' "${RESULTS[@]}"

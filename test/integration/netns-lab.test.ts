@@ -60,6 +60,7 @@ describe.skipIf(!enabled)('netns lab: single device (root, /dev/net/tun, TAP add
     expect(table).toMatch(
       /^PASS +g +20 x GET http:\/\/\[fd00::100\]\/ \(IPv6\) +20\/20 answered \(srv1 [1-9]\d*, srv2 [1-9]\d*\)$/m,
     );
+    expect(table).toMatch(/^PASS +d +iperf3 10 s to 10\.0\.0\.100:5201 +\d+ MB in \d+\.\d s, \d+ Mbit\/s$/m);
     expect(table).not.toMatch(/^FAIL/m);
     expect(r.code).toBe(0);
     expect(labNamespaces()).toEqual([]);
