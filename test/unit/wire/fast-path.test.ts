@@ -5,6 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
+import { tcpRepr, u16, v4addr, v6addr as v6addrArb } from './arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../src/wire/build.js';
 import { decodeFrame, decodeFrameGeneral } from '../../../src/wire/decode.js';
@@ -12,27 +13,8 @@ import { fastEthernet } from '../../../src/wire/fast.js';
 import { Packet } from '../../../src/wire/packet.js';
 import { CAPTURES, HAVE_CAPTURES, readCapture, type PcapFile } from './pcap-fixture.js';
 
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const v4addr = u32.map((v) => Uint32Array.of(0, 0, 0xffff, v));
-const v6addr = fc.tuple(u32, u32, u32, u32).map((w) => Uint32Array.from(w));
-
-const tcp = fc.record(
-  {
-    srcPort: u16,
-    dstPort: u16,
-    seq: u32,
-    ack: u32,
-    flags: fc.integer({ min: 0, max: 255 }),
-    window: u16,
-    mss: u16,
-    wscale: fc.integer({ min: 0, max: 255 }),
-    sackPermitted: fc.boolean(),
-    sack: fc.array(fc.tuple(u32, u32), { minLength: 1, maxLength: 3 }),
-    timestamps: fc.tuple(u32, u32),
-  },
-  { requiredKeys: ['srcPort', 'dstPort', 'flags', 'seq', 'ack', 'window'] },
-);
+const v6addr = v6addrArb(false);
+const tcp = tcpRepr({ wscaleMax: 255, sackMax: 3, ports: u16 });
 const ip = fc.oneof(
   fc
     .record({

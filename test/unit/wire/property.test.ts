@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { port, tcpRepr as tcpReprArb, u16, u32, v4addr, v6addr as v6addrArb } from './arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { formatIp } from '../../../src/wire/addr.js';
 import { buildFrame, buildIp, type FrameSpec } from '../../../src/wire/build.js';
@@ -22,33 +23,11 @@ import {
 } from '../../../src/wire/rewrite.js';
 
 const RUNS = { numRuns: 300 };
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const port = fc.integer({ min: 1, max: 0xffff });
-const v4addr = u32.map((v) => Uint32Array.of(0, 0, 0xffff, v));
-const v6addr = fc
-  .tuple(u32, u32, u32, u32)
-  .map((w) => Uint32Array.from(w))
-  .filter((w) => !(w[0] === 0 && w[1] === 0 && w[2] === 0xffff));
+const v6addr = v6addrArb();
 const payload = fc.uint8Array({ maxLength: 64 });
 const vlans = fc.array(fc.integer({ min: 0, max: 4095 }), { maxLength: 2 });
 
-const tcpRepr = fc.record(
-  {
-    srcPort: port,
-    dstPort: port,
-    seq: u32,
-    ack: u32,
-    flags: fc.integer({ min: 0, max: 255 }),
-    window: u16,
-    mss: u16,
-    wscale: fc.integer({ min: 0, max: 14 }),
-    sackPermitted: fc.boolean(),
-    sack: fc.array(fc.tuple(u32, u32), { minLength: 1, maxLength: 2 }),
-    timestamps: fc.tuple(u32, u32),
-  },
-  { requiredKeys: ['srcPort', 'dstPort', 'flags', 'seq', 'ack', 'window'] },
-);
+const tcpRepr = tcpReprArb();
 
 const ip4 = fc.record({
   src: v4addr,

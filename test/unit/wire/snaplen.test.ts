@@ -5,6 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import fc from 'fast-check';
+import { port, tcpRepr, u16, u32, v4addr, v6addr as v6addrArb } from './arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { FRAG_MALFORMED, Reassembler } from '../../../src/l3/reassembly.js';
 import { buildFrame, buildIp, type FrameSpec } from '../../../src/wire/build.js';
@@ -425,31 +426,8 @@ describe('checksums, replies and rewrites of snapped packets', () => {
 
 // ---------- property ----------
 
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const port = fc.integer({ min: 1, max: 0xffff });
-const v4addr = u32.map((v) => Uint32Array.of(0, 0, 0xffff, v));
-const v6addr = fc
-  .tuple(u32, u32, u32, u32)
-  .map((w) => Uint32Array.from(w))
-  .filter((w) => !(w[0] === 0 && w[1] === 0 && w[2] === 0xffff));
-
-const tcpArb = fc.record(
-  {
-    srcPort: port,
-    dstPort: port,
-    seq: u32,
-    ack: u32,
-    flags: fc.integer({ min: 0, max: 255 }),
-    window: u16,
-    mss: u16,
-    wscale: fc.integer({ min: 0, max: 14 }),
-    sackPermitted: fc.boolean(),
-    sack: fc.array(fc.tuple(u32, u32), { minLength: 1, maxLength: 2 }),
-    timestamps: fc.tuple(u32, u32),
-  },
-  { requiredKeys: ['srcPort', 'dstPort', 'flags', 'seq', 'ack', 'window'] },
-);
+const v6addr = v6addrArb();
+const tcpArb = tcpRepr();
 
 const ipArb = fc.oneof(
   fc
