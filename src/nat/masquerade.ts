@@ -54,15 +54,14 @@ export class Masquerade {
       this.exhausted++;
       return null;
     }
-    // The reply tuple's ports word, for a candidate source port (or echo id) `port`.
-    const replyOf = l4
-      ? (port: number) => ((p.dstPort << 16) | port) >>> 0
-      : (port: number) => ((port << 16) | icmpReplyType(proto, p.icmpType)) >>> 0;
+    // The reply tuple's ports word is (fixed << 16) | port for TCP/UDP (replies come from the
+    // destination port), and (id << 16) | fixed for ICMP queries (the reply type).
+    const fixed = l4 ? p.dstPort : icmpReplyType(proto, p.icmpType);
     const own = l4 ? p.srcPort : p.icmpId;
     const span = r.portHi - r.portLo + 1;
     let port = own >= r.portLo && own <= r.portHi ? own : this.cursor[i]!;
     for (let tries = 0; tries < span; tries++) {
-      const ports = replyOf(port);
+      const ports = (l4 ? (fixed << 16) | port : (port << 16) | fixed) >>> 0;
       if (table.lookup(zoneProto, t.rSrc, t.rDst, ports) < 0) {
         t.rPorts = ports;
         if (port !== own) this.cursor[i] = port >= r.portHi ? r.portLo : port + 1;
