@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG_YAML } from './default.js';
 import { validate, type ConfigIssue } from './schema.js';
 import { CONFIG_SPEC, PROTOCOLS } from './spec.js';
 import type {
+  HealthCheckConfig,
   Action,
   DeviceConfig,
   MasqueradeConfig,
@@ -19,6 +20,7 @@ import type {
   VirtualServerConfig,
   ZoneConfig,
 } from './types.js';
+import { HEALTH_DEFAULTS } from '../lb/health.js';
 import { MAGLEV_DEFAULT_SIZE, maglevSizeProblem } from '../lb/maglev.js';
 import { ipWords } from '../wire/addr.js';
 
@@ -214,6 +216,7 @@ function normalise(
       mode: v.mode ?? 'nat',
       snat: v.snat === undefined ? null : words(v.snat),
       mhTableSize: v['mh-table-size'] ?? MAGLEV_DEFAULT_SIZE,
+      health: healthOf(v['health-check'] as Plain | undefined),
       reals: (v.reals as Plain[]).map((r) => ({
         addr: words(r.address),
         port: r.port ?? 0,
@@ -221,6 +224,11 @@ function normalise(
         up: r.up !== false,
       })),
     };
+    if (vs.health?.type === 'tcp' && !vs.health.port && !vs.port && vs.reals.some((r) => !r.port))
+      problem(
+        ['virtual-servers', i, 'health-check'],
+        'a tcp health check needs a port (the reals have none)',
+      );
     if (vs.mode === 'fullnat' && !vs.snat)
       problem(['virtual-servers', i, 'mode'], 'fullnat needs an snat address');
     if (vs.scheduler === 'mh') {
@@ -315,4 +323,18 @@ function portRanges(v: Plain): number[] {
     out.push(lo!, hi ?? lo!);
   }
   return out;
+}
+
+/** A virtual server's `health-check` block (HAProxy's defaults: 2 s, rise 2, fall 3; timeout = interval). */
+function healthOf(h: Plain | undefined): HealthCheckConfig | null {
+  if (!h || h.type === 'none') return null;
+  const intervalMs = ((h.interval as number | undefined) ?? HEALTH_DEFAULTS.intervalMs / 1000) * 1000;
+  return {
+    type: h.type === 'icmp' ? 'icmp' : 'tcp',
+    port: (h.port as number | undefined) ?? 0,
+    intervalMs,
+    rise: (h.rise as number | undefined) ?? HEALTH_DEFAULTS.rise,
+    fall: (h.fall as number | undefined) ?? HEALTH_DEFAULTS.fall,
+    timeoutMs: ((h.timeout as number | undefined) ?? intervalMs / 1000) * 1000,
+  };
 }

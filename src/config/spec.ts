@@ -100,6 +100,16 @@ const virtualServer: Spec = obj({
   mode: opt({ kind: 'string', enum: NAT_MODES }),
   snat: opt(address),
   'mh-table-size': opt(num(3, 1 << 24)),
+  'health-check': opt(
+    obj({
+      type: req({ kind: 'string', enum: ['tcp', 'icmp', 'none'] }),
+      port: opt(num(1, 65535)),
+      interval: opt(seconds),
+      rise: opt(num(1, 100)),
+      fall: opt(num(1, 100)),
+      timeout: opt(seconds),
+    }),
+  ),
   reals: req({
     kind: 'array',
     minItems: 1,

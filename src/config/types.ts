@@ -63,6 +63,17 @@ export interface RealConfig {
   up: boolean;
 }
 
+export interface HealthCheckConfig {
+  /** tcp: SYN, a SYN-ACK is up; icmp: echo, a reply is up. */
+  type: 'tcp' | 'icmp';
+  /** TCP port to probe (0: the real's port, else the virtual server's). */
+  port: number;
+  intervalMs: number;
+  rise: number;
+  fall: number;
+  timeoutMs: number;
+}
+
 export interface VirtualServerConfig {
   name: string;
   vip: Uint32Array;
@@ -76,6 +87,8 @@ export interface VirtualServerConfig {
   mode: 'nat' | 'fullnat';
   snat: Uint32Array | null;
   mhTableSize: number;
+  /** Active health checks of the reals (live only; null: none, reals are as `up` says). */
+  health: HealthCheckConfig | null;
   reals: RealConfig[];
 }
 

@@ -29,6 +29,7 @@ import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js
 import { tcpState } from '../session/tcp-track.js';
 import { Balancer, LB_NO_REAL, LB_NONE } from './balance.js';
 import { Masquerade } from '../nat/masquerade.js';
+import type { HealthProbes } from '../lb/probes.js';
 import { Nat } from '../nat/nat.js';
 import { F_DNAT, F_SNAT } from '../session/table.js';
 import { formatIp } from '../wire/addr.js';
@@ -75,6 +76,8 @@ export class Device {
   private readonly frag = new Packet();
   /** The router stage, in router mode only. */
   readonly rs: RouteStage | null;
+  /** Active health probes (live, router mode: see enableHealthChecks). */
+  probes: HealthProbes | null = null;
   private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
   private now = 0;
   /** Whether the last judged packet was rewritten by NAT. */
@@ -102,6 +105,10 @@ export class Device {
     this.responder = new Responder(cfg.conntrack.maxSessions, cfg.resetOnExpiry, (port, buf, off, len) =>
       this.emit(port, buf, off, len),
     );
+    if (this.rs) {
+      const router = this.rs.router;
+      this.responder.originate = (buf, off, len) => router.originate(buf, off, len, this.now);
+    }
     if (cfg.resetOnExpiry) {
       this.ct.onExpire = (id) =>
         this.responder.resetOnExpiry(
@@ -126,10 +133,21 @@ export class Device {
     this.reasm.expire(nowMs);
   }
 
-  /** Timers of a live device (call every ~100 ms): sessions, fragments, neighbour resolution. */
+  /** Timers of a live device (call every ~100 ms): sessions, fragments, neighbour resolution, health probes. */
   tick(nowMs: number): void {
     if (nowMs >= this.nextTick) this.advance(nowMs);
     if (this.rs) this.rs.tick(nowMs);
+    if (this.probes) this.probes.tick(this.lb.vs, nowMs);
+  }
+
+  /**
+   * Live only: the device probes the real servers of virtual servers with a
+   * `health-check` (needs router mode, to have an address to send from).
+   * Replay leaves health as the config says. Returns the prober, or null.
+   */
+  enableHealthChecks(seed?: number): HealthProbes | null {
+    if (this.rs && !this.probes) this.probes = this.rs.enableProbes(seed);
+    return this.probes;
   }
 
   /**

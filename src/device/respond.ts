@@ -19,6 +19,11 @@ export interface Emit {
 export class Responder {
   /** Frames the device generated. */
   generated = 0;
+  /**
+   * Router mode: expiry resets are routed (next hop's MAC) instead of sent on
+   * the session's port with the session's MACs, which belong to a bridge.
+   */
+  originate: ((buf: Uint8Array, off: number, len: number) => unknown) | null = null;
   private readonly out = new Uint8Array(2048);
   /** Orig-direction MACs (dst then src) per session, kept only for reset-on-expiry. */
   private readonly macs: Uint8Array | null;
@@ -120,7 +125,10 @@ export class Responder {
       tcp: { srcPort: sport, dstPort: dport, seq, ack, flags: TCP_RST | TCP_ACK, window: 0 },
     };
     const n = buildFrameInto(spec, this.out, 0);
-    this.send(port, n);
+    if (this.originate) {
+      this.generated++;
+      this.originate(this.out, 0, n);
+    } else this.send(port, n);
   }
 
   private send(port: number, n: number): void {

@@ -15,7 +15,8 @@ import {
   R_TTL_EXCEEDED,
 } from '../session/reasons.js';
 import { PROTO_ICMP, PROTO_ICMPV6, type Packet } from '../wire/packet.js';
-import { ADDR_VIP } from '../l3/routes.js';
+import { ADDR_OWN, ADDR_VIP } from '../l3/routes.js';
+import { HealthProbes } from '../lb/probes.js';
 
 /** `after` results besides a drop reason (> 0). */
 export const OUT_FORWARD = 0; // send on `egressPort`
@@ -38,6 +39,8 @@ REASON_OF[rt.R_LOCAL] = R_TO_DEVICE;
 export class RouteStage {
   readonly router: rt.Router;
   egressPort = -1;
+  /** Health probes whose answers come to the device's addresses (live only). */
+  probes: HealthProbes | null = null;
 
   constructor(cfg: DeviceConfig, emit: rt.Emit) {
     this.router = new rt.Router(emit, { maxPorts: Math.max(8, cfg.ports.length) });
@@ -61,6 +64,7 @@ export class RouteStage {
     const echo =
       (p.l4Proto === PROTO_ICMP && p.icmpType === 8) || (p.l4Proto === PROTO_ICMPV6 && p.icmpType === 128);
     if (kind === ADDR_VIP && !echo) return IN_PASS;
+    if (this.probes && kind === ADDR_OWN && this.probes.receive(p, nowMs)) return IN_CONSUMED;
     const v = r.route(p, inPort, nowMs);
     return v === rt.R_REPLY ? IN_CONSUMED : IN_TO_DEVICE;
   }
@@ -69,6 +73,28 @@ export class RouteStage {
   portTo(addr: Uint32Array): number {
     const i = this.router.routes.lookup(addr);
     return i < 0 ? -1 : this.router.routes.port(i);
+  }
+
+  /** Starts health probes sent from the device's addresses through this router. */
+  enableProbes(seed?: number): HealthProbes {
+    const router = this.router;
+    const probes = new HealthProbes(
+      (buf, off, len, nowMs) => {
+        const r = router.originate(buf, off, len, nowMs);
+        return r === rt.R_FORWARD || r === rt.R_QUEUED;
+      },
+      (dst, out) => this.source(dst, out),
+      undefined,
+      seed,
+    );
+    this.probes = probes;
+    return probes;
+  }
+
+  /** The device's source address toward `dst` (on the port that leads there). */
+  source(dst: Uint32Array, out: Uint32Array): boolean {
+    const port = this.portTo(dst);
+    return port >= 0 && this.router.ports.source(port, dst, out);
   }
 
   /** Routes a packet the session stages let through: OUT_FORWARD (frame rewritten), OUT_HELD, or a drop reason. */

@@ -53,3 +53,25 @@ export interface RouterStats {
   requestsSent: number;
   neighbourAnswers: number;
 }
+
+/** All counters at zero. */
+export function newRouterStats(): RouterStats {
+  return {
+    forwarded: 0,
+    local: 0,
+    echoReplies: 0,
+    ttlExceeded: 0,
+    noRoute: 0,
+    tooBig: 0,
+    fragment: 0,
+    notRoutable: 0,
+    queued: 0,
+    queueFull: 0,
+    icmpSent: 0,
+    icmpRateLimited: 0,
+    icmpSuppressed: 0,
+    noReturnPath: 0,
+    requestsSent: 0,
+    neighbourAnswers: 0,
+  };
+}

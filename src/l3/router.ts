@@ -19,7 +19,7 @@
  */
 import { parsePrefix } from '../config/cidr.js';
 import { ipWords, macBytes } from '../wire/addr.js';
-import { isV4Mapped } from '../wire/bytes.js';
+import { isV4Mapped, rd32 } from '../wire/bytes.js';
 import { ICMP6_NA, ICMP6_NS } from '../wire/icmpv6.js';
 import { ETH_ARP, PROTO_ICMP, PROTO_ICMPV6, type Packet } from '../wire/packet.js';
 import { writeIcmpError } from '../wire/reply.js';
@@ -60,6 +60,7 @@ import {
   type Emit,
   type RouterOptions,
   type RouterStats,
+  newRouterStats,
 } from './router-types.js';
 
 export { forwardable, icmpErrorAllowed, rewriteEthernet, TokenBucket, writeEchoReply };
@@ -71,24 +72,8 @@ export class Router {
   readonly ports: L3Ports;
   readonly neighbours: NeighbourCache;
   readonly icmpBucket: TokenBucket;
-  readonly stats: RouterStats = {
-    forwarded: 0,
-    local: 0,
-    echoReplies: 0,
-    ttlExceeded: 0,
-    noRoute: 0,
-    tooBig: 0,
-    fragment: 0,
-    notRoutable: 0,
-    queued: 0,
-    queueFull: 0,
-    icmpSent: 0,
-    icmpRateLimited: 0,
-    icmpSuppressed: 0,
-    noReturnPath: 0,
-    requestsSent: 0,
-    neighbourAnswers: 0,
-  };
+  readonly stats: RouterStats = newRouterStats();
+
   /** After route(): the egress port (R_FORWARD, R_FRAGMENT, R_QUEUED), else -1. */
   egressPort = -1;
   private readonly ndRouter: boolean;
@@ -233,6 +218,40 @@ export class Router {
       if (tlla >= 0) this.release(nc.learn(p.ndTarget, p.buf, tlla, inPort, nowMs, false), inPort);
     }
     return true;
+  }
+
+  /**
+   * Sends a frame the device itself built (Ethernet + IPv4/IPv6, untagged; the
+   * source address already set): route lookup by its destination, the next
+   * hop's MAC, or the neighbour queue while it resolves. No TTL decrement, no
+   * ICMP errors. Returns R_FORWARD, R_QUEUED, R_QUEUE_FULL or R_NO_ROUTE.
+   */
+  originate(buf: Uint8Array, off: number, len: number, nowMs: number): number {
+    const d = this.nh;
+    const et = (buf[off + 12]! << 8) | buf[off + 13]!;
+    if (et === 0x0800) {
+      d[0] = 0;
+      d[1] = 0;
+      d[2] = 0xffff;
+      d[3] = rd32(buf, off + 30);
+    } else if (et === 0x86dd) {
+      for (let k = 0; k < 4; k++) d[k] = rd32(buf, off + 38 + k * 4);
+    } else return R_NO_ROUTE;
+    const ri = this.routes.lookup(d);
+    if (ri < 0) return R_NO_ROUTE;
+    const port = this.routes.port(ri);
+    this.routes.nextHop(ri, d, d);
+    buf.set(this.ports.macs.subarray(port * 6, port * 6 + 6), off + 6);
+    const nc = this.neighbours;
+    const ni = nc.resolve(d, port, nowMs);
+    if (ni >= 0) {
+      buf.set(nc.macs.subarray(ni * 6, ni * 6 + 6), off);
+      this.emit(port, buf, off, len);
+      return R_FORWARD;
+    }
+    const ok = nc.enqueue(d, port, buf, off, len);
+    if (ni === NEIGH_NEW) this.sendRequest(port, d, -1);
+    return ok ? R_QUEUED : R_QUEUE_FULL;
   }
 
   /** Timers: neighbour (re)requests and failures. Call every ~100 ms. */

@@ -20,6 +20,7 @@ import { Device, type FrameSink } from '../device/device.js';
 import type { FrameBatch } from '../io/port.js';
 import { formatMac, TapPort, type TapError, type TapOpenOptions } from '../io/tap.js';
 import { silentLogger, type Logger } from './log.js';
+import { startHealthChecks } from './health.js';
 
 /** What the driver needs of a port (TapPort, or a fake in tests). */
 export interface LivePort {
@@ -121,6 +122,7 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
     },
   };
   const dev = new Device(cfg, sink);
+  startHealthChecks(dev, cfg, log);
 
   const open =
     opts.openPort ??
