@@ -19,7 +19,8 @@ export const LB_NONE = -1; // not addressed to a virtual server
 export const LB_NO_REAL = -2; // a virtual server with no usable real server
 
 export class Balancer {
-  readonly vs: VirtualServers;
+  /** Replaced by a config reload (src/device/reload.ts), which remaps the sessions' aux words. */
+  vs: VirtualServers;
   /** The pick of the last `select`: real index and address. */
   real = -1;
   readonly realAddr = new Uint32Array(4);

@@ -34,6 +34,7 @@ import { Nat } from '../nat/nat.js';
 import { F_DNAT, F_SNAT } from '../session/table.js';
 import { formatIp } from '../wire/addr.js';
 import { PortTable } from './ports.js';
+import { reloadDevice, type ReloadSummary } from './reload.js';
 import { Responder } from './respond.js';
 import { IN_CONSUMED, IN_TO_DEVICE, OUT_FORWARD, OUT_HELD, RouteStage } from './route-stage.js';
 import type { Tracer } from './trace.js';
@@ -54,13 +55,14 @@ const FRAG_REASON = Int32Array.from(FRAG_CODE_NAMES, (n) =>
 
 export class Device {
   readonly ct: Conntrack;
-  readonly policy: Policy;
+  /** policy, responder, masq and cfg: replaced by a config reload (reload.ts). */
+  policy: Policy;
   readonly ports: PortTable;
   readonly reasm: Reassembler;
   readonly stats: DeviceStats;
-  readonly responder: Responder;
+  responder: Responder;
   readonly lb: Balancer;
-  readonly masq: Masquerade;
+  masq: Masquerade;
   readonly nat = new Nat();
   tracer: Tracer | null = null;
 
@@ -85,7 +87,7 @@ export class Device {
   private nextTick = -Infinity;
 
   constructor(
-    readonly cfg: DeviceConfig,
+    public cfg: DeviceConfig,
     private readonly sink: FrameSink,
   ) {
     this.ct = new Conntrack(cfg.conntrack);
@@ -148,6 +150,11 @@ export class Device {
   enableHealthChecks(seed?: number): HealthProbes | null {
     if (this.rs && !this.probes) this.probes = this.rs.enableProbes(seed);
     return this.probes;
+  }
+
+  /** Applies a new config without losing a session (reload.ts); throws ReloadRefused, changing nothing. */
+  reload(next: DeviceConfig): ReloadSummary {
+    return reloadDevice(this, next, (port, buf, off, len) => this.emit(port, buf, off, len));
   }
 
   /**

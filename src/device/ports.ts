@@ -24,7 +24,8 @@ export class PortTable {
 
   constructor(
     cfg: DeviceConfig,
-    private readonly policy: Policy,
+    /** Replaced by a config reload along with the device's policy (zone networks). */
+    public policy: Policy,
   ) {
     const ports = cfg.ports;
     this.nConfigured = ports.length;

@@ -41,7 +41,8 @@ export class Persistence {
 
   constructor(
     private readonly pool: RealPool,
-    readonly timeoutMs: number,
+    /** May change (config reload): applies from the next `record`. */
+    public timeoutMs: number,
     maxEntries = 65536,
   ) {
     if (!(timeoutMs > 0)) throw new RangeError(`persistence timeout ${timeoutMs} must be > 0`);

@@ -13,18 +13,33 @@ import type { VsView } from './ipvsadm.js';
 
 export const NO_REAL = 0xffff;
 
+/**
+ * What a config reload carries over into a virtual server of the same name:
+ * its pool (already synced to the new reals, so kept reals keep their slots
+ * and counters), its scheduler when unchanged (null: make one) and its
+ * persistence table (used when the new config has persistence).
+ */
+export interface VsCarry {
+  pool: RealPool;
+  scheduler: Scheduler | null;
+  persistence: Persistence | null;
+}
+
 export class VirtualServers {
   readonly count: number;
   readonly pools: RealPool[];
   readonly schedulers: Scheduler[];
-  private readonly persistence: (Persistence | null)[];
+  readonly persistence: (Persistence | null)[];
   private readonly vip: Uint32Array;
   private readonly proto: Int32Array;
   private readonly port: Int32Array;
   /** The real's port (0: keep the client's destination port), per vs and pool slot. */
   readonly realPort: Int32Array[];
 
-  constructor(readonly cfg: VirtualServerConfig[]) {
+  constructor(
+    readonly cfg: VirtualServerConfig[],
+    carry: readonly (VsCarry | undefined)[] = [],
+  ) {
     this.count = cfg.length;
     this.vip = new Uint32Array(cfg.length * 4);
     this.proto = Int32Array.from(cfg.map((v) => v.proto));
@@ -35,16 +50,14 @@ export class VirtualServers {
     this.realPort = [];
     cfg.forEach((v, i) => {
       this.vip.set(v.vip, i * 4);
-      const pool = new RealPool(Math.max(16, v.reals.length));
-      const ports: number[] = [];
-      for (const r of v.reals) {
-        const slot = pool.add(r.addr, r.port, r.weight, r.up);
-        ports[slot] = r.port;
-      }
+      const c = carry[i];
+      const pool = c ? c.pool : new RealPool(Math.max(16, v.reals.length));
+      if (!c) for (const r of v.reals) pool.add(r.addr, r.port, r.weight, r.up);
       this.pools.push(pool);
-      this.realPort.push(Int32Array.from({ length: pool.slots }, (_x, k) => ports[k] ?? 0));
-      this.schedulers.push(createScheduler(v.scheduler, pool, { mhTableSize: v.mhTableSize }));
-      this.persistence.push(v.persistenceMs > 0 ? new Persistence(pool, v.persistenceMs) : null);
+      this.realPort.push(Int32Array.from(pool.port.subarray(0, pool.slots)));
+      this.schedulers.push(c?.scheduler ?? createScheduler(v.scheduler, pool, { mhTableSize: v.mhTableSize }));
+      const pers = v.persistenceMs > 0 ? (c?.persistence ?? new Persistence(pool, v.persistenceMs)) : null;
+      this.persistence.push(pers);
     });
   }
 
