@@ -56,22 +56,25 @@ export function controlRequest(
   timeoutMs = 10000,
 ): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers: { host: 'sdev' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({
-          status: res.statusCode ?? 0,
-          contentType: String(res.headers['content-type'] ?? ''),
-          body: Buffer.concat(chunks).toString('utf8'),
+    const req = request(
+      { socketPath: socket, method, path, agent: false, headers: { host: 'sdev' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
         });
-      });
-      res.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-    });
+        res.on('error', (e) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+      },
+    );
     const timer = setTimeout(() => {
       req.destroy();
       reject(new ControlUnreachableError(socket, `no answer in ${timeoutMs / 1000} s`));

@@ -49,7 +49,8 @@ export function parseHttpAddress(text: string): HttpAddress {
     );
   const host = m[1]!;
   const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new ControlListenError(`control http "${text}": port must be 1-65535`);
+  // Port 0: the system picks a free one (the server reports and logs it).
+  if (port > 65535) throw new ControlListenError(`control http "${text}": port must be 0-65535`);
   if (!isLoopbackHost(host)) {
     throw new ControlListenError(
       `control http "${text}": ${host} is not a loopback address; the control API has no authentication, ` +

@@ -173,12 +173,21 @@ export function createMetrics(api: ControlApi, opts: MetricsOptions = {}): Devic
     realLabels,
     perReal((r) => r.weight),
   );
-  counter('sdev_live_errors_total', 'Frames whose processing threw (logged and skipped)', [], (s) =>
-    s.stats.live ? one(s.stats.live.errors) : [],
-  );
-  counter('sdev_live_unroutable_frames_total', 'Frames sent to a port without an interface', [], (s) =>
-    s.stats.live ? one(s.stats.live.unroutable) : [],
-  );
+  let live = false;
+  try {
+    live = api.stats().live !== undefined;
+  } catch {
+    // counters unreadable now: /metrics will answer 500 with the reason
+  }
+  if (live) {
+    // Only a live driver has these; a device without one exports no zeros for them.
+    counter('sdev_live_errors_total', 'Frames whose processing threw (logged and skipped)', [], (s) =>
+      one(s.stats.live?.errors ?? 0),
+    );
+    counter('sdev_live_unroutable_frames_total', 'Frames sent to a port without an interface', [], (s) =>
+      one(s.stats.live?.unroutable ?? 0),
+    );
+  }
 
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'sdev_' });
 
