@@ -105,6 +105,7 @@ virtual-servers:
     proto: tcp
     port: 80
     scheduler: rr
+    health-check: { type: tcp, interval: 1, rise: 2, fall: 2 }
     reals:
       - { address: 10.0.2.11, port: 8080 }
       - { address: 10.0.2.12, port: 8080 }
@@ -205,6 +206,7 @@ bg_in() {
   shift 2
   ip netns exec "$ns" "$@" >"$log" 2>&1 &
   echo $! >>"$D/pids"
+  echo $! >"${log%.log}.pid"
   disown $!
 }
 
@@ -254,13 +256,17 @@ up_single() {
   # a listener on the client, so scenario b is blocked by the device and not refused by the client
   bg_in "$client" "$D/listen.log" "$PY" "$D/tools.py" listen 10.0.1.2 22
   for i in 1 2; do
-    local ok=0
-    for _ in $(seq 100); do
-      if ns_exec "${P}srv$i" "$PY" "$D/tools.py" connect "10.0.2.1$i" 8080 1 >/dev/null; then ok=1; break; fi
-      sleep 0.1
-    done
-    [ $ok = 1 ] || { say "web server srv$i did not start"; cat "$D/http$i.log" >&2; return 1; }
+    wait_web $i || { say "web server srv$i did not start"; cat "$D/http$i.log" >&2; return 1; }
   done
+}
+
+# Waits (up to 15 s: http.server looks its address up in DNS first) for srv$1's web server.
+wait_web() {
+  for _ in $(seq 150); do
+    ns_exec "${P}srv$1" "$PY" "$D/tools.py" connect "10.0.2.1$1" 8080 1 >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 # ------------------------------------------------------------------ scenarios
@@ -305,6 +311,54 @@ sys.exit(0 if s["bytes"] > 0 else 1)
 PYEOF
 }
 
+# (f) srv1's web server is killed: within fall x interval (2 x 1 s) the health
+# checks take it out and every request goes to srv2; started again, it comes
+# back within rise x interval and gets its share again.
+ups_of_srv1() { grep -c 'real server up.*10.0.2.11:8080\|10.0.2.11:8080.*real server up' "$D/sdev.log" || true; }
+
+# Waits (up to 20 s) until the health checks have no real server down: probes
+# sent before the servers started took them out, and `rise` brings them back.
+wait_healthy() {
+  local r last
+  for _ in $(seq 200); do
+    last=0
+    for r in 10.0.2.11 10.0.2.12; do
+      grep "real server \(up\|down\)" "$D/sdev.log" | grep "$r:8080" | tail -n1 | grep -q 'real server down' && last=1
+    done
+    [ $last = 0 ] && return 0
+    sleep 0.1
+  done
+  say "real servers still down after 20 s"
+  return 1
+}
+
+health_failover() {
+  local body ok=0 n=20
+  kill -TERM "$(cat "$D/http1.pid")"
+  sleep 3
+  grep -q 'real server down.*10.0.2.11:8080\|10.0.2.11:8080.*real server down' "$D/sdev.log" ||
+    { echo "no 'real server down' for srv1 in the log"; return 1; }
+  for _ in $(seq $n); do
+    body=$(ns_exec "${P}client" curl -s --max-time 3 http://10.0.0.100/ || true)
+    [ "$body" = srv2 ] && ok=$((ok + 1))
+  done
+  echo "srv1 taken out; $ok/$n answered by srv2"
+  [ "$ok" = "$n" ]
+}
+
+health_back() {
+  local before
+  before=$(ups_of_srv1)
+  bg_in "${P}srv1" "$D/http1.log" "$PY" -m http.server 8080 --bind 10.0.2.11 --directory "$D/www1"
+  wait_web 1 || { echo "srv1 did not start again"; return 1; }
+  for _ in $(seq 50); do
+    [ "$(ups_of_srv1)" -gt "$before" ] && break
+    sleep 0.1
+  done
+  [ "$(ups_of_srv1)" -gt "$before" ] || { echo "no 'real server up' for srv1 in the log"; return 1; }
+  curl_many 10
+}
+
 blocked() { # ns host port: passes when the connection is NOT established
   local out
   if out=$(ns_exec "$1" "$PY" "$D/tools.py" connect "$2" "$3" 2); then
@@ -318,12 +372,15 @@ test_single() {
   local n=${SDEV_LAB_REQUESTS:-100}
   up_single
   say "lab $P up; running scenarios"
+  wait_healthy
   check "e1 ping device 10.0.1.1 from client" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.1.1 3
   check "e2 ping srv1 10.0.2.11 through the device" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.2.11 3
   check "a  $n x GET http://10.0.0.100/ (rr over 2)" curl_many "$n"
   check "b  srv1 -> client 10.0.1.2:22 blocked" blocked "${P}srv1" 10.0.1.2 22
   check "g  20 x GET http://[fd00::100]/ (IPv6)" curl_many 20 'http://[fd00::100]/'
   check "d  iperf3 10 s to 10.0.0.100:5201" iperf_vip
+  check "f1 srv1 killed: health checks take it out" health_failover
+  check "f2 srv1 restarted: health checks bring it back" health_back
   echo
   printf '%-4s  %-46s %s\n' RES SCENARIO DETAIL
   printf '%s\n' "${RESULTS[@]}"
