@@ -151,13 +151,14 @@ function normalise(
       name: p.name,
       zone: zone < 0 ? defaultZone : zone,
       tap: p.tap ?? null,
+      pcap: p.pcap === undefined ? null : String(p.pcap),
       mac: p.mac ?? null,
       addresses: (p.address ?? []).map(String),
       mtu: p.mtu ?? 1500,
       vips: (p.vips ?? []).map(String),
       match: {
-        // A routed or TAP port is the port its frames arrive on: the live driver passes its index.
-        iface: m.interface ?? (routed || p.tap ? i : -1),
+        // A routed or live (tap/pcap) port is the port its frames arrive on: the live driver passes its index.
+        iface: m.interface ?? (routed || p.tap || p.pcap ? i : -1),
         vlan: m.vlan ?? -1,
         mac: typeof m.mac === 'string' ? m.mac.replace(/[:-]/g, '').toLowerCase() : '',
         networks: prefixes(m.networks),
@@ -270,7 +271,8 @@ function normalise(
 
   const routerMode = ports.some((p) => p.addresses.length > 0);
   ports.forEach((p, i) => {
-    if (routerMode && p.tap && !p.mac) problem(['ports', i], 'a routed port needs a mac');
+    if (routerMode && (p.tap || p.pcap) && !p.mac) problem(['ports', i], 'a routed port needs a mac');
+    if (p.tap && p.pcap) problem(['ports', i, 'pcap'], 'a port takes either tap: or pcap:, not both');
   });
   const routes = ((raw.routes ?? []) as Plain[]).map((r, i) => {
     const port = ports.findIndex((p) => p.name === r.port);

@@ -160,6 +160,12 @@ export const CONFIG_SPEC: Spec = obj({
           /^[A-Za-z0-9_.-]{1,15}$/.test(v) ? null : `"${v}" is not an interface name (1-15 characters)`,
         doc: 'a TAP interface name',
       }),
+      pcap: opt({
+        kind: 'string',
+        check: (v) =>
+          /^[A-Za-z0-9_.:-]{1,15}$/.test(v) ? null : `"${v}" is not an interface name (1-15 characters)`,
+        doc: 'an existing interface to attach to with libpcap',
+      }),
       mac: opt(mac),
       address: opt({ kind: 'array', of: cidr }),
       mtu: opt(num(576, 65535)),

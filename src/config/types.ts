@@ -24,6 +24,8 @@ export interface PortConfig {
   match: PortMatch;
   /** Live: the TAP interface to create or attach. */
   tap: string | null;
+  /** Live: an existing interface (veth, NIC) to attach to with libpcap; never together with tap. */
+  pcap: string | null;
   /** Router mode: the device's MAC on this port, its addresses (CIDR text), MTU and the VIPs it answers ARP for. */
   mac: string | null;
   addresses: string[];
