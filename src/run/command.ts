@@ -1,6 +1,6 @@
 /**
  * `sdev run -c lab.yaml [--ready-file F]`: the live device as a process. Opens
- * the TAP ports, logs them, writes "PID\nready\n" to the ready file once they
+ * the TAP and pcap ports, logs them, writes "PID\nready\n" to the ready file once they
  * are open (atomically, so a script polling for it never reads half of it),
  * and on SIGINT/SIGTERM closes everything, removes the ready file and exits 0.
  */
@@ -9,7 +9,7 @@ import type { DeviceConfig } from '../config/types.js';
 import { VERDICT_NAMES } from '../device/verdict.js';
 import { reasonName } from '../session/reasons.js';
 import { createLogger, type Logger } from './log.js';
-import { runLive, tapPortsOf, type LiveCounters, type LiveHandle } from './live.js';
+import { livePortsOf, runLive, type LiveCounters, type LiveHandle } from './live.js';
 
 export interface RunCommandOptions {
   readyFile?: string;
@@ -21,8 +21,8 @@ export interface RunCommandOptions {
 /** Exit codes: 0 closed on a signal; 1 the ports could not be opened; 2 nothing to run. */
 export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}): Promise<void> {
   const log = opts.log ?? createLogger();
-  if (tapPortsOf(cfg).length === 0) {
-    log.error('no port has a tap: interface; nothing to run', { config: cfg.source });
+  if (livePortsOf(cfg).length === 0) {
+    log.error('no port has a tap: or pcap: interface; nothing to run', { config: cfg.source });
     process.exit(2);
   }
   let live: LiveHandle;
@@ -39,7 +39,14 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
     process.exit(1);
   }
   for (const p of live.counters().ports) {
-    log.info('port open', { port: p.name, index: p.index, tap: p.tap, kernelMac: p.mac, mtu: p.mtu });
+    log.info('port open', {
+      port: p.name,
+      index: p.index,
+      kind: p.kind,
+      iface: p.tap,
+      kernelMac: p.mac,
+      mtu: p.mtu,
+    });
   }
   log.info('device running', {
     config: cfg.source,

@@ -1,9 +1,12 @@
 /**
  * The live device: the same Device that `sdev replay` drives from a capture,
- * here driven by TAP interfaces on the wall clock.
+ * here driven by TAP interfaces or libpcap on the wall clock.
  *
  * One TapPort per config port that names a `tap:` (created in the caller's
- * network namespace; a lab script may then move it elsewhere). Each received
+ * network namespace; a lab script may then move it elsewhere), one PcapPort
+ * per port that names a `pcap:` (an existing interface in the caller's
+ * namespace, attached with libpcap). The loop below does not know which kind
+ * a port is: both deliver batches and take frames the same way. Each received
  * batch goes frame by frame through `dev.process` with the config port index
  * as the interface; the sink queues what the device sends on the TapPort of
  * the config port it names, and every port is flushed once per input batch,
@@ -18,11 +21,18 @@
 import type { DeviceConfig } from '../config/types.js';
 import { Device, type FrameSink } from '../device/device.js';
 import type { FrameBatch } from '../io/port.js';
+import { PcapPort } from '../io/pcap-port.js';
 import { formatMac, TapPort, type TapError, type TapOpenOptions } from '../io/tap.js';
 import { silentLogger, type Logger } from './log.js';
 import { startHealthChecks } from './health.js';
 
-/** What the driver needs of a port (TapPort, or a fake in tests). */
+/** A TAP the device creates, or an existing interface it attaches to with libpcap. */
+export type LivePortKind = 'tap' | 'pcap';
+
+/** What the opener gets: the TAP options (a pcap port uses the name only) and the kind. */
+export type LivePortOpenOptions = TapOpenOptions & { kind: LivePortKind };
+
+/** What the driver needs of a port (TapPort, PcapPort, or a fake in tests). */
 export interface LivePort {
   readonly name: string;
   readonly mtu: number;
@@ -38,8 +48,8 @@ export interface LiveOptions {
   log?: Logger;
   /** Timer period (100 ms). */
   tickMs?: number;
-  /** Opens a port (TapPort.open); tests pass fakes. */
-  openPort?: (opts: TapOpenOptions) => LivePort;
+  /** Opens a port (TapPort.open or PcapPort.open by kind); tests pass fakes. */
+  openPort?: (opts: LivePortOpenOptions) => LivePort;
   /** Wall clock in ms (Date.now). */
   now?: () => number;
   /** Called once per port when receiving stops on a hard error (interface gone). */
@@ -51,7 +61,8 @@ export interface LivePortCounters {
   index: number;
   /** Config port name. */
   name: string;
-  /** Interface name. */
+  kind: LivePortKind;
+  /** Interface name (the TAP, or the interface libpcap is attached to). */
   tap: string;
   /** MAC of the interface's kernel side. */
   mac: string;
@@ -67,7 +78,7 @@ export interface LivePortCounters {
 
 export interface LiveCounters {
   ports: LivePortCounters[];
-  /** Frames the device sent to a config port that has no TAP (or to an implicit zone port). */
+  /** Frames the device sent to a config port that has no interface (or to an implicit zone port). */
   unroutable: number;
   /** Frames whose processing threw (logged, then skipped). */
   errors: number;
@@ -87,11 +98,21 @@ interface Slot {
   c: LivePortCounters;
 }
 
-/** Config ports with a TAP, in config order. */
-export function tapPortsOf(cfg: DeviceConfig): { index: number; name: string; tap: string; mtu: number }[] {
-  const out: { index: number; name: string; tap: string; mtu: number }[] = [];
+export interface LivePortSpec {
+  index: number;
+  name: string;
+  kind: LivePortKind;
+  /** Interface name. */
+  iface: string;
+  mtu: number;
+}
+
+/** Config ports with a `tap:` or `pcap:` interface, in config order. */
+export function livePortsOf(cfg: DeviceConfig): LivePortSpec[] {
+  const out: LivePortSpec[] = [];
   cfg.ports.forEach((p, index) => {
-    if (p.tap) out.push({ index, name: p.name, tap: p.tap, mtu: p.mtu });
+    if (p.tap) out.push({ index, name: p.name, kind: 'tap', iface: p.tap, mtu: p.mtu });
+    else if (p.pcap) out.push({ index, name: p.name, kind: 'pcap', iface: p.pcap, mtu: p.mtu });
   });
   return out;
 }
@@ -100,8 +121,8 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
   const log = opts.log ?? silentLogger;
   const now = opts.now ?? Date.now;
   const tickMs = opts.tickMs ?? 100;
-  const wanted = tapPortsOf(cfg);
-  if (wanted.length === 0) throw new Error(`${cfg.source}: no port has a tap: interface to run on`);
+  const wanted = livePortsOf(cfg);
+  if (wanted.length === 0) throw new Error(`${cfg.source}: no port has a tap: or pcap: interface to run on`);
 
   // The sink is wired before the ports exist; frames go nowhere until they do.
   const byIndex: (Slot | undefined)[] = new Array<Slot | undefined>(cfg.ports.length + cfg.zones.length);
@@ -126,31 +147,41 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
 
   const open =
     opts.openPort ??
-    ((o: TapOpenOptions): LivePort => {
-      return TapPort.open(o);
-    });
+    ((o: LivePortOpenOptions): LivePort =>
+      o.kind === 'tap' ? TapPort.open(o) : PcapPort.open({ name: o.name }));
   try {
     for (const w of wanted) {
       const port = open({
-        name: w.tap,
+        kind: w.kind,
+        name: w.iface,
         mtu: w.mtu,
         up: true,
         onError: (err) => {
           log.warn('port stopped receiving', {
             port: w.name,
-            tap: w.tap,
+            tap: w.iface,
             code: err.code,
             error: err.message,
           });
           opts.onPortError?.(w.name, err);
         },
       });
+      // A pcap port attaches to an interface as it is: its MTU is the kernel's, not set from the config.
+      if (port.mtu !== w.mtu) {
+        log.warn('interface MTU differs from the config', {
+          port: w.name,
+          iface: w.iface,
+          mtu: port.mtu,
+          config: w.mtu,
+        });
+      }
       const slot: Slot = {
         index: w.index,
         port,
         c: {
           index: w.index,
           name: w.name,
+          kind: w.kind,
           tap: port.name,
           mac: formatMac(port.mac),
           mtu: port.mtu,

@@ -100,7 +100,7 @@ describe('runLive', () => {
       `ports: [ { name: lan, zone: inside } ]\nzones: { inside: {}, outside: { default: true } }\n`,
     );
     await expect(runLive(noTap, { openPort: () => new FakePort('x') })).rejects.toThrow(
-      /no port has a tap: interface/,
+      /no port has a tap: or pcap: interface/,
     );
   });
 });
