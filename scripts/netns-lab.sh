@@ -131,6 +131,7 @@ policy:
   rules:
     - { name: inside-out, from: inside, to: any, action: accept }
 EOF
+  cp "$D/lab.yaml" "$D/lab.base.yaml"
 }
 
 # Python helpers run inside the namespaces (no ping or nc needed).
@@ -177,7 +178,36 @@ def listen(host, port):
     s.bind((host, int(port))); s.listen(16)
     while True: s.accept()[0].close()
 
+def idle_server(host, port, silence):
+    # one connection: read the greeting, stay silent, then send one more line
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, int(port))); s.listen(1)
+    c = s.accept()[0]; c.recv(100)
+    time.sleep(float(silence))
+    try: c.sendall(b'late\n')
+    except OSError: pass
+    time.sleep(30)
+
+def idle_client(host, port, keepalive, wait):
+    c = socket.create_connection((host, int(port)), timeout=5)
+    k = int(keepalive)
+    if k:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, k)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, k)
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
+    c.sendall(b'hello\n'); t0 = time.time(); c.settimeout(float(wait))
+    try:
+        d = c.recv(100)
+        print('%s after %.1f s' % ('data' if d else 'closed', time.time() - t0))
+    except socket.timeout:
+        print('nothing after %.0f s' % (time.time() - t0))
+    except ConnectionResetError:
+        print('reset after %.1f s' % (time.time() - t0))
+
 {'ping': lambda: ping(sys.argv[2], int(sys.argv[3])),
+ 'idle-server': lambda: idle_server(*sys.argv[2:5]),
+ 'idle-client': lambda: idle_client(*sys.argv[2:6]),
  'connect': lambda: connect(*sys.argv[2:5]),
  'listen': lambda: listen(*sys.argv[2:4])}[sys.argv[1]]()
 EOF
@@ -359,6 +389,45 @@ health_back() {
   curl_many 10
 }
 
+# (c) "Session timeout too short", live: with a 5 s idle timeout for established
+# TCP (applied by a config reload, SIGHUP), a connection silent for 8 s is
+# broken (the server's late data never reaches the client); with TCP keepalive
+# every 2 s it survives; with reset-on-expiry the client gets a RST at 5 s.
+reload_with() { # extra YAML appended to the lab config, or "" for the original
+  local before
+  before=$(grep -c 'config reloaded' "$D/sdev.log" || true)
+  cp "$D/lab.base.yaml" "$D/lab.yaml"
+  [ -z "$1" ] || printf '%s\n' "$1" >>"$D/lab.yaml"
+  kill -HUP "$(cat "$D/sdev.pid")"
+  for _ in $(seq 50); do
+    if [ "$(grep -c 'config reloaded' "$D/sdev.log" || true)" -gt "$before" ]; then
+      echo "config reloaded, sessions kept"
+      return 0
+    fi
+    sleep 0.1
+  done
+  say "no 'config reloaded' after SIGHUP:"
+  tail -n 5 "$D/sdev.log" >&2
+  return 1
+}
+
+reload_then_idle() {
+  reload_with $'sessions:\n  reset-on-expiry: true\n  timeouts: { tcp: { established: 5 } }' || return 1
+  idle_conn 9003 0 reset
+}
+
+idle_conn() { # port keepalive-seconds expected-outcome
+  local out
+  bg_in "${P}srv1" "$D/idle$1.log" "$PY" "$D/tools.py" idle-server 10.0.2.11 "$1" 8
+  for _ in $(seq 150); do
+    ns_exec "${P}srv1" ss -Htln "sport = :$1" | grep -q . && break
+    sleep 0.1
+  done
+  out=$(ns_exec "${P}client" "$PY" "$D/tools.py" idle-client 10.0.2.11 "$1" "$2" 12)
+  echo "$out"
+  [[ $out == "$3"* ]]
+}
+
 blocked() { # ns host port: passes when the connection is NOT established
   local out
   if out=$(ns_exec "$1" "$PY" "$D/tools.py" connect "$2" "$3" 2); then
@@ -381,6 +450,11 @@ test_single() {
   check "d  iperf3 10 s to 10.0.0.100:5201" iperf_vip
   check "f1 srv1 killed: health checks take it out" health_failover
   check "f2 srv1 restarted: health checks bring it back" health_back
+  check "c0 reload (SIGHUP): tcp established 5 s" reload_with $'sessions:\n  timeouts: { tcp: { established: 5 } }'
+  check "c1 8 s idle > 5 s timeout: late data lost" idle_conn 9001 0 nothing
+  check "c2 same, TCP keepalive every 2 s: delivered" idle_conn 9002 2 data
+  check "c3 same with reset-on-expiry: client reset" reload_then_idle
+  check "c4 reload (SIGHUP): the lab config again" reload_with ""
   echo
   printf '%-4s  %-46s %s\n' RES SCENARIO DETAIL
   printf '%s\n' "${RESULTS[@]}"
