@@ -9,6 +9,7 @@ import { summaryText } from '../replay/summary.js';
 import { conntrackLine } from '../session/list.js';
 import { progressBar } from './progress.js';
 import { runCommand } from '../run/command.js';
+import { addControlCommands } from './control-commands.js';
 
 const program = new Command();
 program
@@ -125,15 +126,18 @@ program
   .description('run the device live on the TAP interfaces of the config (needs CAP_NET_ADMIN)')
   .requiredOption('-c, --config <file>', 'YAML config whose ports name a tap: interface')
   .option('--ready-file <file>', 'write "PID\\nready" here once the ports are open (removed on exit)')
+  .option('--control <socket>', 'control API socket (default: control.socket, else /run/sdev/NAME.sock)')
   .option('--stats <seconds>', 'log the counters every N seconds', (v) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('a number of seconds (>= 0)');
     return n;
   })
-  .action(async (o: { config: string; readyFile?: string; stats?: number }) => {
+  .action(async (o: { config: string; readyFile?: string; stats?: number; control?: string }) => {
     const config = loadOrExit(o.config);
-    await runCommand(config, { readyFile: o.readyFile, statsInterval: o.stats });
+    await runCommand(config, { readyFile: o.readyFile, statsInterval: o.stats, controlSocket: o.control });
   });
+
+addControlCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`sdev: ${(e as Error).message}\n`);

@@ -288,6 +288,7 @@ function normalise(
   return {
     source: file,
     name: raw.device?.name ?? 'sdev',
+    control: { socket: raw.control?.socket ?? null, http: raw.control?.http ?? null },
     conntrack: ct,
     resetOnExpiry: s['reset-on-expiry'] === true,
     verifyChecksums: s['verify-checksums'] === true,

@@ -119,6 +119,25 @@ const virtualServer: Spec = obj({
 
 export const CONFIG_SPEC: Spec = obj({
   device: opt(obj({ name: opt(name) })),
+  control: opt(
+    obj({
+      socket: opt({
+        kind: 'string',
+        check: (v) =>
+          v.length > 0 && Buffer.byteLength(v) <= 107 ? null : `"${v}" is not a socket path (1-107 bytes)`,
+        doc: 'a Unix socket path',
+      }),
+      http: opt({
+        kind: 'string',
+        check: (v) =>
+          /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]):\d{1,5}$/.test(v) &&
+          Number(v.split(':').pop()) <= 65535
+            ? null
+            : `"${v}" is not a loopback host:port (the control API has no authentication)`,
+        doc: 'a loopback host:port such as 127.0.0.1:9100 or [::1]:9100',
+      }),
+    }),
+  ),
   sessions: opt(
     obj({
       max: opt(num(1, 16777216)),

@@ -123,4 +123,6 @@ export interface DeviceConfig {
   routes: RouteConfig[];
   /** True when any port has addresses: the device routes (ARP/ND, TTL, ICMP errors) instead of bridging. */
   routerMode: boolean;
+  /** `control:`: where `sdev run` serves its control API (socket null: /run/sdev/<name>.sock; http null: no TCP). */
+  control?: { socket: string | null; http: string | null };
 }

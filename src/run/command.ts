@@ -10,12 +10,15 @@ import { VERDICT_NAMES } from '../device/verdict.js';
 import { reasonName } from '../session/reasons.js';
 import { createLogger, type Logger } from './log.js';
 import { livePortsOf, runLive, type LiveCounters, type LiveHandle } from './live.js';
+import { startRunControl } from './control.js';
 
 export interface RunCommandOptions {
   readyFile?: string;
   log?: Logger;
   /** Seconds between counter lines in the log (0: none; default 0). */
   statsInterval?: number;
+  /** Control API socket, overriding the config's control.socket (`--control PATH`). */
+  controlSocket?: string;
 }
 
 /** Exit codes: 0 closed on a signal; 1 the ports could not be opened; 2 nothing to run. */
@@ -57,6 +60,13 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
     pid: process.pid,
   });
 
+  // Control API (sessions, stats, vs, metrics, reload): after the ports, before privileges and the ready file.
+  const control = await startRunControl(live, cfg, { log, socket: opts.controlSocket });
+  if (!control) {
+    await live.close();
+    process.exit(1);
+  }
+
   const ready = opts.readyFile;
   if (ready) {
     const tmp = `${ready}.${process.pid}.tmp`;
@@ -67,6 +77,10 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
   const stats = opts.statsInterval && opts.statsInterval > 0 ? opts.statsInterval * 1000 : 0;
   const statsTimer = stats ? setInterval(() => log.info('counters', countersFields(live)), stats) : null;
 
+  const closeAll = async (): Promise<void> => {
+    await control.close(); // first, so no request reads closed ports; removes the socket file
+    await live.close();
+  };
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -74,7 +88,7 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
       stopping = true;
       log.info('stopping', { signal });
       if (statsTimer) clearInterval(statsTimer);
-      void live.close().then(() => {
+      void closeAll().then(() => {
         if (ready) rmSync(ready, { force: true });
         log.info('stopped', countersFields(live));
         resolve();
