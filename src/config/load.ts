@@ -10,6 +10,7 @@ import { parsePrefix, type Prefix } from './cidr.js';
 import { DEFAULT_CONFIG_YAML } from './default.js';
 import { validate, type ConfigIssue } from './schema.js';
 import { CONFIG_SPEC, PROTOCOLS } from './spec.js';
+import { normaliseHa } from './ha.js';
 import type {
   HealthCheckConfig,
   Action,
@@ -284,6 +285,20 @@ function normalise(
     return { prefix: String(r.prefix), port, via: r.via === undefined ? null : String(r.via) };
   });
 
+  if (raw.group !== undefined && raw.user === undefined)
+    problem(['group'], 'needs a user: as well (the group is switched to along with the user)');
+  const runAs =
+    raw.user === undefined
+      ? null
+      : {
+          user: String(raw.user),
+          group: raw.group === undefined ? null : String(raw.group),
+          at: { user: lineOf(['user']), group: lineOf(['group']) },
+        };
+
+  const ha = normaliseHa(raw.ha, ports, problem);
+  if (ha && !routerMode) problem(['ha'], 'ha needs router mode (ports with addresses)');
+
   const fr = raw.fragments ?? {};
   return {
     source: file,
@@ -305,6 +320,8 @@ function normalise(
     masquerade,
     routes,
     routerMode,
+    runAs,
+    ha,
   };
 }
 

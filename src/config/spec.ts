@@ -1,5 +1,6 @@
 /** The schema of sdev's YAML config (see README "Config"). */
 import { checkPrefix } from './cidr.js';
+import { HA_SPEC } from './ha.js';
 import type { Field, Spec } from './schema.js';
 
 const num = (min: number, max: number, integer = true): Spec => ({ kind: 'number', min, max, integer });
@@ -117,6 +118,19 @@ const virtualServer: Spec = obj({
   }),
 });
 
+const account: Spec = {
+  kind: 'union',
+  of: [
+    {
+      kind: 'string',
+      check: (v) =>
+        /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(v) ? null : `"${v}" is not a user or group name`,
+    },
+    num(0, 4294967294),
+  ],
+  doc: 'a user or group name, or a numeric id',
+};
+
 export const CONFIG_SPEC: Spec = obj({
   device: opt(obj({ name: opt(name) })),
   control: opt(
@@ -138,6 +152,8 @@ export const CONFIG_SPEC: Spec = obj({
       }),
     }),
   ),
+  user: opt(account),
+  group: opt(account),
   sessions: opt(
     obj({
       max: opt(num(1, 16777216)),
@@ -201,6 +217,7 @@ export const CONFIG_SPEC: Spec = obj({
   }),
   routes: opt({ kind: 'array', of: obj({ prefix: req(cidr), port: req(name), via: opt(address) }) }),
   'virtual-servers': opt({ kind: 'array', of: virtualServer }),
+  ha: opt(HA_SPEC),
   masquerade: opt({
     kind: 'array',
     of: obj({ from: req(name), to: req(name), address: req(address), ports: opt(portRange) }),

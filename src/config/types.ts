@@ -105,6 +105,30 @@ export interface MasqueradeConfig {
   portHi: number;
 }
 
+export interface HaPeerConfig {
+  name: string;
+  node: number;
+  /** Its address on the ha link (sync and GRE go there). */
+  address: Uint32Array;
+  /** Its MAC per port index (null where not given): mac-rewrite sends there. */
+  macs: (Uint8Array | null)[];
+  /** Its addresses this device takes over when it dies, with the port they are on. */
+  takeover: { port: number; addr: Uint32Array }[];
+}
+
+export interface HaConfig {
+  node: number;
+  /** What to do with a packet of a session another device owns. */
+  mode: 'off' | 'sync' | 'mac-rewrite' | 'gre';
+  /** Port index of the link that carries sync and GRE. */
+  link: number;
+  key: Uint8Array;
+  syncPort: number;
+  defer: boolean;
+  deferTimeoutMs: number;
+  peers: HaPeerConfig[];
+}
+
 export interface DeviceConfig {
   source: string;
   name: string;
@@ -123,6 +147,19 @@ export interface DeviceConfig {
   routes: RouteConfig[];
   /** True when any port has addresses: the device routes (ARP/ND, TTL, ICMP errors) instead of bridging. */
   routerMode: boolean;
+  /** The redundant pair (null: a single device). */
+  ha: HaConfig | null;
+  /** `user:` / `group:`: whom `sdev run` becomes once its ports are open (null: it stays as started). */
+  runAs: RunAsConfig | null;
   /** `control:`: where `sdev run` serves its control API (socket null: /run/sdev/<name>.sock; http null: no TCP). */
   control?: { socket: string | null; http: string | null };
+}
+
+export interface RunAsConfig {
+  /** A user name, or a numeric uid as text. */
+  user: string;
+  /** A group name or numeric gid as text; null: the user's primary group. */
+  group: string | null;
+  /** Where `user:` and `group:` are written, for errors (an unknown user). */
+  at: { user: { line: number; col: number }; group: { line: number; col: number } };
 }

@@ -23,6 +23,7 @@ const LIVE = new Set([
   'defaultZone',
   'zones',
   'conntrack',
+  'runAs',
 ]);
 
 /** Keys never compared: where a value was written, not what it is. */
@@ -53,6 +54,9 @@ function fixed(cfg: DeviceConfig): Record<string, unknown> {
   f.conntrack = { maxSessions: cfg.conntrack.maxSessions, zoneByVlan: cfg.conntrack.zoneByVlan };
   // Zones: the set (names, in order: ids are in every session and port); their networks change live.
   f.zones = cfg.zones.map((z) => z.name);
+  // The process switched to this user at start; it cannot become another one.
+  f.user = cfg.runAs?.user ?? null;
+  f.group = cfg.runAs?.group ?? null;
   return f;
 }
 

@@ -5,11 +5,14 @@
  * and on SIGINT/SIGTERM closes everything, removes the ready file and exits 0.
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../config/load.js';
 import type { DeviceConfig } from '../config/types.js';
 import { VERDICT_NAMES } from '../device/verdict.js';
 import { reasonName } from '../session/reasons.js';
 import { createLogger, type Logger } from './log.js';
 import { livePortsOf, runLive, type LiveCounters, type LiveHandle } from './live.js';
+import { cannotSwitch, dropPrivileges, resolveRunAs, type RunAsIds } from './privilege.js';
+import { reloadConfig } from './reload.js';
 import { startRunControl } from './control.js';
 
 export interface RunCommandOptions {
@@ -26,6 +29,24 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
   const log = opts.log ?? createLogger();
   if (livePortsOf(cfg).length === 0) {
     log.error('no port has a tap: or pcap: interface; nothing to run', { config: cfg.source });
+    process.exit(2);
+  }
+  // `user:` is resolved (an unknown one refused with its line) before anything opens.
+  let runAs: RunAsIds | null = null;
+  try {
+    runAs = resolveRunAs(cfg);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const n = e.issues.length;
+    log.error(`config refused (${n} problem${n > 1 ? 's' : ''}):\n${e.message}`, {
+      config: cfg.source,
+      problems: e.message.split('\n'),
+    });
+    process.exit(2);
+  }
+  const cannot = runAs ? cannotSwitch(runAs) : null;
+  if (cannot) {
+    log.error('cannot switch user', { config: cfg.source, error: cannot });
     process.exit(2);
   }
   let live: LiveHandle;
@@ -61,17 +82,50 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
   });
 
   // Control API (sessions, stats, vs, metrics, reload): after the ports, before privileges and the ready file.
-  const control = await startRunControl(live, cfg, { log, socket: opts.controlSocket });
+  const control = await startRunControl(live, cfg, {
+    log,
+    socket: opts.controlSocket,
+    reload: () => reloadConfig(live.device, log),
+  });
   if (!control) {
     await live.close();
     process.exit(1);
   }
 
+  process.on('SIGHUP', () => {
+    try {
+      reloadConfig(live.device, log);
+    } catch (e) {
+      log.error('reload failed', { error: (e as Error).stack ?? String(e) });
+    }
+  });
+  // Privileges go after everything that needs them (ports, control socket: above), before the ready file.
+  if (runAs) {
+    try {
+      // The control socket is ours to remove at exit (in a sticky directory only its owner may).
+      log.info('privileges dropped', { ...dropPrivileges(runAs, { chown: [control.socket] }) });
+    } catch (e) {
+      log.error('could not drop privileges; stopping', { user: runAs.user, error: (e as Error).message });
+      await live.close();
+      process.exit(1);
+    }
+  }
+
   const ready = opts.readyFile;
   if (ready) {
     const tmp = `${ready}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${process.pid}\nready\n`);
-    renameSync(tmp, ready);
+    try {
+      writeFileSync(tmp, `${process.pid}\nready\n`);
+      renameSync(tmp, ready);
+    } catch (e) {
+      const as = runAs ? ` (as ${runAs.user}: its directory must be writable by that user)` : '';
+      log.error(`could not write the ready file${as}; stopping`, {
+        readyFile: ready,
+        error: (e as Error).message,
+      });
+      await live.close();
+      process.exit(1);
+    }
   }
 
   const stats = opts.statsInterval && opts.statsInterval > 0 ? opts.statsInterval * 1000 : 0;
@@ -89,7 +143,11 @@ export async function runCommand(cfg: DeviceConfig, opts: RunCommandOptions = {}
       log.info('stopping', { signal });
       if (statsTimer) clearInterval(statsTimer);
       void closeAll().then(() => {
-        if (ready) rmSync(ready, { force: true });
+        try {
+          if (ready) rmSync(ready, { force: true });
+        } catch (e) {
+          log.warn('could not remove the ready file', { readyFile: ready, error: (e as Error).message });
+        }
         log.info('stopped', countersFields(live));
         resolve();
       });
