@@ -253,6 +253,35 @@ describe('Device.reload: sessions survive, new sessions see the new config', () 
     expect(formatIp(h.last().src)).toBe('198.51.100.1');
   });
 
+  it('reset-on-expiry switched on resets sessions created after the reload (not those before); off stops it', () => {
+    const short = (on: boolean) =>
+      `sessions: { reset-on-expiry: ${on}, timeouts: { tcp: { established: 5 } } }`;
+    const h = new Harness(config(lbYaml({ extra: short(false) })));
+    const before = h.connect(40001);
+    h.dev.reload(config(lbYaml({ extra: short(true) })));
+    const after = h.connect(40002);
+    const sentBefore = h.sent.length;
+    h.t += 6000;
+    h.dev.advance(h.t);
+    expect(h.dev.ct.stats.expired).toBe(2);
+    const resets = h.sent.slice(sentBefore).map((f) => {
+      const p = new Packet();
+      expect(decodeFrame(f, 0, f.length, 1, p)).toBe(0);
+      return `${p.tcpFlags.toString(16)} ${formatIp(p.src)}:${p.srcPort} > ${formatIp(p.dst)}:${p.dstPort}`;
+    });
+    // Only `after`'s: one to the real (as from the client), one to the client (as from the VIP).
+    expect(resets).toEqual([`14 10.0.1.2:40002 > ${after.real}:8080`, '14 10.0.0.100:80 > 10.0.1.2:40002']);
+    expect(before.real).toMatch(/^10\.0\.2\.1[12]$/);
+
+    h.dev.reload(config(lbYaml({ extra: short(false) })));
+    h.connect(40003);
+    const n = h.sent.length;
+    h.t += 6000;
+    h.dev.advance(h.t);
+    expect(h.dev.ct.stats.expired).toBe(3);
+    expect(h.sent.length).toBe(n);
+  });
+
   it('zone networks change live: a new network moves new sessions into the zone its rules allow', () => {
     const h = new Harness(config(lbYaml()));
     expect(h.feed(udpFrame('10.0.9.2', 5000, '192.0.2.1', 53))).toBe('dropped policy-deny');
