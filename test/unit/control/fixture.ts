@@ -123,7 +123,13 @@ export function tempDir(): string {
 export async function serve(lab: Lab, api: ControlApi = lab.api()): Promise<Served> {
   const dir = tempDir();
   const socket = join(dir, 'control.sock');
-  const server = await startControlServer(api, { socket });
+  let server: ControlServer;
+  try {
+    server = await startControlServer(api, { socket });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const get = (path: string, method = 'GET') => controlRequest(socket, method, path);
   return {
     lab,
