@@ -80,6 +80,8 @@ write_config() {
 # sdev single-device lab ($P), written by scripts/netns-lab.sh
 device:
   name: lab
+control:
+  socket: $D/control.sock
 zones:
   inside:
     networks: [10.0.1.0/24, 'fd00:1::/64']
@@ -437,6 +439,25 @@ blocked() { # ns host port: passes when the connection is NOT established
   echo "blocked ($out)"
 }
 
+# (h) The control API of the running device: `sdev vs` shows both web reals with
+# connections (those of scenario a), `sdev sessions` lists TCP sessions to the VIP.
+control_api() {
+  local cmd=${SDEV_LAB_SDEV:-node --import tsx src/cli/main.ts} vs sess n c1 c2
+  # shellcheck disable=SC2086
+  vs=$($cmd vs --socket "$D/control.sock") || { echo "sdev vs failed: $vs"; return 1; }
+  # "  -> 10.0.2.11:8080  Masq  1  ActiveConn  InActConn": connections = the last two columns
+  c1=$(awk '$2 == "10.0.2.11:8080" { print $5 + $6 }' <<<"$vs")
+  c2=$(awk '$2 == "10.0.2.12:8080" { print $5 + $6 }' <<<"$vs")
+  # shellcheck disable=SC2086
+  sess=$($cmd sessions --socket "$D/control.sock" -p tcp -d 10.0.0.100 --dport 80) || {
+    echo "sdev sessions failed: $sess"
+    return 1
+  }
+  n=$(grep -c '^tcp .* dst=10\.0\.0\.100 sport=[0-9]* dport=80 ' <<<"$sess" || true)
+  echo "vs: srv1 ${c1:-none}, srv2 ${c2:-none} conns; sessions: $n TCP to the VIP"
+  [ "${c1:-0}" -gt 0 ] && [ "${c2:-0}" -gt 0 ] && [ "$n" -gt 0 ]
+}
+
 test_single() {
   local n=${SDEV_LAB_REQUESTS:-100}
   up_single
@@ -445,6 +466,7 @@ test_single() {
   check "e1 ping device 10.0.1.1 from client" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.1.1 3
   check "e2 ping srv1 10.0.2.11 through the device" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.2.11 3
   check "a  $n x GET http://10.0.0.100/ (rr over 2)" curl_many "$n"
+  check "h  sdev vs / sessions over the control socket" control_api
   check "b  srv1 -> client 10.0.1.2:22 blocked" blocked "${P}srv1" 10.0.1.2 22
   check "g  20 x GET http://[fd00::100]/ (IPv6)" curl_many 20 'http://[fd00::100]/'
   check "d  iperf3 10 s to 10.0.0.100:5201" iperf_vip
