@@ -22,6 +22,8 @@ export const F_SEEN_REPLY = 4;
 export const F_ASSURED = 8;
 export const F_DNAT = 16;
 export const F_SNAT = 32;
+/** Synced from a peer that owns it (src/ha): this node holds a copy and does not send its changes. */
+export const F_PEER = 64;
 
 const EMPTY = -1;
 /** How many index slots an eviction looks at from the new tuple's home slot (conntrack: 8 buckets). */
