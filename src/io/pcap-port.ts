@@ -19,8 +19,8 @@
  * after open is lost (see the notes).
  *
  * Sending: pcap_sendpacket, one system call per frame, at once (flush() has
- * nothing to do). A frame longer than MTU + 18 (Ethernet and one VLAN tag) is
- * counted and dropped.
+ * nothing to do). A frame longer than MTU + 14 (MTU + 18 when it carries a
+ * VLAN tag: the kernel's own limit for packet sockets) is counted and dropped.
  *
  * cap hazards this class works around: cap keeps a raw pointer to the receive
  * buffer without a reference (we keep one); a handle whose open() failed
@@ -70,8 +70,9 @@ export interface PcapOpenOptions {
 
 /** Largest frame libpcap hands over (cap's snaplen is 65535). */
 const SLOT = 65536;
-/** Ethernet header plus one VLAN tag. */
-export const PCAP_L2_OVERHEAD = 18;
+/** Ethernet header, and one VLAN tag. */
+const ETH_HLEN = 14;
+const VLAN_HLEN = 4;
 const DEFAULT_RING = 16 << 20;
 const DEFAULT_BATCH_FRAMES = 256;
 const DEFAULT_BATCH_BYTES = 1 << 20;
@@ -136,13 +137,18 @@ function checkInterface(name: string): { mtu: number; mac: Uint8Array } {
   return { mtu: Number(sysNet(name, 'mtu')), mac: parseMac(sysNet(name, 'address')) };
 }
 
+/** An 802.1Q tag follows the MACs (the one tag the kernel allows past MTU + 14 on a packet socket). */
+function tagged(buf: Uint8Array, off: number): boolean {
+  return buf[off + 12] === 0x81 && buf[off + 13] === 0x00;
+}
+
 export class PcapPort implements Port {
   readonly name: string;
   /** The interface's MTU (read from /sys when opened). */
   readonly mtu: number;
   /** MAC of the interface (the kernel's side; the device answers for its own config MAC). */
   readonly mac: Uint8Array;
-  /** Largest frame sent: MTU + Ethernet header + one VLAN tag. */
+  /** Largest untagged frame sent: MTU + Ethernet header (4 more with a VLAN tag). */
   readonly maxFrame: number;
 
   private readonly cap: CapHandle;
@@ -173,7 +179,7 @@ export class PcapPort implements Port {
     this.cap = cap;
     this.mtu = mtu;
     this.mac = mac;
-    this.maxFrame = mtu + PCAP_L2_OVERHEAD;
+    this.maxFrame = mtu + ETH_HLEN;
     const frames = opts.batchFrames ?? DEFAULT_BATCH_FRAMES;
     const bytes = opts.batchBytes ?? DEFAULT_BATCH_BYTES;
     const ab = new ArrayBuffer(2 * SLOT + bytes);
@@ -257,7 +263,7 @@ export class PcapPort implements Port {
     return this.nTxFrames;
   }
 
-  /** Frames longer than MTU + 18 (or shorter than 14) given to send(); dropped, not sent. */
+  /** Frames longer than MTU + 14 (+ 4 if tagged) or shorter than 14 given to send(); dropped, not sent. */
   get txOversize(): number {
     return this.nTxOversize;
   }
@@ -290,7 +296,7 @@ export class PcapPort implements Port {
       this.nTxLate++;
       return;
     }
-    if (len > this.maxFrame || len < 14) {
+    if (len < ETH_HLEN || (len > this.maxFrame && (len > this.maxFrame + VLAN_HLEN || !tagged(buf, off)))) {
       this.nTxOversize++;
       return;
     }
@@ -340,7 +346,7 @@ export class PcapPort implements Port {
     this.rxPos = (pos + n + 7) & ~7;
     this.nRxFrames++;
     this.nRxBytes += n;
-    if (n > this.maxFrame) this.nRxOversize++;
+    if (n > this.maxFrame + VLAN_HLEN) this.nRxOversize++;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.deliverLater);
