@@ -9,6 +9,7 @@
 import type { SyncAuth } from './auth.js';
 import {
   H_ACK,
+  H_AGE,
   H_FLAGS,
   H_PN,
   H_RECEIVER_EPOCH,
@@ -74,7 +75,7 @@ export class PeerChannel {
   ) {
     this.sender = new SyncSender(
       cfg,
-      (off, len, re) => this.stamp(this.sender.slab, off, len, re, this.nowMs),
+      (off, len, re, age) => this.stamp(this.sender.slab, off, len, re, this.nowMs, age),
       done,
     );
   }
@@ -105,6 +106,7 @@ export class PeerChannel {
     h.ack = 0;
     h.count = count;
     h.bodyLen = bodyLen;
+    h.age = 0;
     writeHeader(b, off, h);
   }
 
@@ -201,7 +203,14 @@ export class PeerChannel {
   }
 
   /** Stamps the per-transmission fields of the message at b[off], signs it and sends it. */
-  private stamp(b: Uint8Array, off: number, len: number, retransmit: boolean, nowMs: number): void {
+  private stamp(
+    b: Uint8Array,
+    off: number,
+    len: number,
+    retransmit: boolean,
+    nowMs: number,
+    ageMs = 0,
+  ): void {
     const r = this.receiver;
     let flags = rd16(b, off + H_FLAGS) & ~(MF_ACK | MF_RETRANSMIT);
     if (r.started) flags |= MF_ACK;
@@ -211,6 +220,7 @@ export class PeerChannel {
     wr64(b, off + H_PN, ++this.pn);
     wr32(b, off + H_WINDOW, this.sender.base);
     wr32(b, off + H_ACK, r.started ? r.cumAck() : 0);
+    wr32(b, off + H_AGE, ageMs > 0 ? Math.min(0xffffffff, Math.round(ageMs)) : 0);
     if (r.started) r.ackDue = false;
     const total = this.auth.sign(b, off, len);
     this.lastSent = nowMs;

@@ -1,5 +1,5 @@
 /**
- * Session-sync messages, version 1: a fixed 56-byte header, a body, and a
+ * Session-sync messages, version 1: a fixed 60-byte header, a body, and a
  * 32-byte HMAC-SHA256 trailer over everything before it (README, "Session
  * sync protocol", has the byte table). All fields are big-endian. Header
  * decoding writes into a reused MsgHeader; nothing here allocates or throws:
@@ -15,7 +15,7 @@ import { checkRecords, rd64, wr64 } from './msg-records.js';
 
 export const MSG_MAGIC = 0x53444841; // "SDHA"
 export const MSG_VERSION = 1;
-export const HEADER_LEN = 56;
+export const HEADER_LEN = 60;
 export const MAC_LEN = 32;
 /** Largest message this node sends (header, body and MAC): fits a 1500-byte MTU with IPv6 and UDP headers. */
 export const MAX_MSG = 1400;
@@ -75,6 +75,8 @@ export const H_WINDOW = 44;
 export const H_ACK = 48;
 export const H_COUNT = 52;
 export const H_BODY_LEN = 54;
+/** Milliseconds between the first transmission of this seq and this one (records' lifetimes are that much older). */
+export const H_AGE = 56;
 
 /** NACK body: highest seq received (4), then `count` ranges of (first, last) missing seqs (8 each). */
 export const NACK_MAX_RANGES = 64;
@@ -121,6 +123,8 @@ export class MsgHeader {
   ack = 0;
   count = 0;
   bodyLen = 0;
+  /** Ms since the first transmission of this seq. */
+  age = 0;
   /** Where the body starts in the buffer (decode only). */
   bodyOff = 0;
 }
@@ -141,6 +145,7 @@ export function writeHeader(b: Uint8Array, off: number, h: MsgHeader): void {
   wr32(b, off + H_ACK, h.ack);
   wr16(b, off + H_COUNT, h.count);
   wr16(b, off + H_BODY_LEN, h.bodyLen);
+  wr32(b, off + H_AGE, h.age);
 }
 
 /**
@@ -168,6 +173,7 @@ export function readHeader(b: Uint8Array, off: number, len: number, h: MsgHeader
   h.ack = rd32(b, off + H_ACK);
   h.count = rd16(b, off + H_COUNT);
   h.bodyLen = rd16(b, off + H_BODY_LEN);
+  h.age = rd32(b, off + H_AGE);
   h.bodyOff = off + HEADER_LEN;
   if (HEADER_LEN + h.bodyLen + MAC_LEN !== len) return ME_BAD_LENGTH;
   return ME_OK;

@@ -63,8 +63,8 @@ export class SyncSender {
 
   constructor(
     readonly cfg: ReliableConfig,
-    /** Sends the message in slab[off, off + len) (MAC not included); retransmit: sent before. */
-    private readonly transmit: (off: number, len: number, retransmit: boolean) => void,
+    /** Sends the message in slab[off, off + len) (MAC not included); ageMs: since its first transmission. */
+    private readonly transmit: (off: number, len: number, retransmit: boolean, ageMs: number) => void,
     /** A message left the ring: acknowledged (true), or given up or dropped by reset (false). */
     private readonly done: (tag: number, acked: boolean) => void,
   ) {
@@ -112,7 +112,7 @@ export class SyncSender {
     this.tag[s] = tag;
     this.nextSeq = (seq + 1) >>> 0;
     this.stats.sent++;
-    this.transmit(s * MAX_MSG, len, false);
+    this.transmit(s * MAX_MSG, len, false, 0);
     return seq;
   }
 
@@ -210,7 +210,7 @@ export class SyncSender {
     this.lastSent[s] = nowMs;
     const backoff = Math.min(this.cfg.rtoMaxMs, this.rto * 2 ** Math.min(t, 16));
     this.deadline[s] = nowMs + backoff;
-    this.transmit(s * MAX_MSG, this.len[s]!, true);
+    this.transmit(s * MAX_MSG, this.len[s]!, true, nowMs - this.firstSent[s]!);
   }
 
   private acked(s: number, nowMs: number): void {

@@ -266,6 +266,8 @@ export class SyncNode {
         let o = h.bodyOff;
         for (let i = 0; i < h.count; i++) {
           o = decodeRecord(buf, o, this.rec);
+          // A retransmission carries lifetimes as they were at the first transmission.
+          this.rec.lifetimeMs = this.rec.lifetimeMs > h.age ? this.rec.lifetimeMs - h.age : 0;
           this.table.importRecord(this.rec, nowMs, this.rec.owner === h.sender ? stamp : -1);
         }
         this.stats.recordsReceived += h.count;

@@ -143,6 +143,7 @@ function header(over: Partial<MsgHeader> = {}): MsgHeader {
     ack: 12345,
     count: 0,
     bodyLen: 0,
+    age: 0xfedcba98,
     ...over,
   });
 }
