@@ -54,6 +54,11 @@ export class Responder {
     this.macs.set(p.buf.subarray(p.ethOff, p.ethOff + 12), id * 12);
   }
 
+  /** An expiring session (Conntrack.onExpire): resets toward both of its ports. */
+  expired(ct: Conntrack, id: number): void {
+    this.resetOnExpiry(ct, id, ct.table.port(id << 1), ct.table.port((id << 1) | 1));
+  }
+
   /**
    * Sends a RST to each end of an expiring TCP session that is not already
    * closing, with the sequence number each end expects next. `ports` are the

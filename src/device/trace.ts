@@ -14,7 +14,7 @@ import { tcpStateName } from '../session/tcp-print.js';
 import { tcpState } from '../session/tcp-track.js';
 import { decodeErrorName } from '../wire/errors.js';
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, type Packet } from '../wire/packet.js';
-import type { Device } from './device.js';
+import type { DeviceCore as Device } from './core.js';
 import { VERDICT_NAMES } from './verdict.js';
 
 type Term = (t: Tracer, d: Device) => boolean;

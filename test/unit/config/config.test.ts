@@ -341,7 +341,7 @@ describe('config errors, each with its exact line', () => {
       col: 1,
       path: 'sesions',
       message:
-        'unknown key "sesions"; expected one of: device, control, user, group, sessions, fragments, zones, ports, routes, virtual-servers, masquerade, policy',
+        'unknown key "sesions"; expected one of: device, control, user, group, sessions, fragments, zones, ports, routes, virtual-servers, ha, masquerade, policy',
     });
   });
 
