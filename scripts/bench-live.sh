@@ -191,18 +191,22 @@ iperf() { # ns out.json iperf3-args...: a test whose JSON lands in out.json, fai
 }
 
 measure() { # side client-namespace round
-  local side=$1 ns=$2 round=$3 out=$RUN/$1/r$3 body
+  local side=$1 ns=$2 round=$3 out=$RUN/$1/r$3 body i
   mkdir -p "$out"
-  body=$(ns_exec "$ns" curl -s --max-time 3 "http://$VIP/" || true)
-  case "$body" in
-    srv1 | srv2) ;;
-    *) die "$side: http://$VIP/ from the client did not answer srv1 or srv2 (got '$body')" ;;
-  esac
+  for i in $(seq 20); do # up to 10 s: the lab's health checks need two probes to put the reals up
+    body=$(ns_exec "$ns" curl -s --max-time 2 "http://$VIP/" || true)
+    case "$body" in
+      srv1 | srv2) break ;;
+    esac
+    [ "$i" = 20 ] && die "$side: http://$VIP/ from the client did not answer srv1 or srv2 (got '$body')"
+    sleep 0.5
+  done
   if [ "$round" = 1 ]; then
     say "$side: warm-up (20 requests, 2 s of TCP)"
     ns_exec "$ns" "$PY" "$MEASURE" http "$VIP" 80 20 0 >/dev/null || true
     ns_exec "$ns" iperf3 -c "$VIP" -p 5201 -t 2 >/dev/null 2>&1 || true
   fi
+  cut -d' ' -f1 /proc/loadavg >"$out/load"
   say "$side round $round (load $(cut -d' ' -f1-3 /proc/loadavg)): TCP ${T} s x2, UDP ${UT} s x2, $N HTTP requests"
   iperf "$ns" "$out/tcp1.json" -c "$VIP" -p 5201 -t "$T"
   iperf "$ns" "$out/tcp2.json" -c "$VIP" -p 5201 -t "$T" -P 2
@@ -222,7 +226,8 @@ sdev_alive() {
 # Both labs stay up and the rounds alternate (device, kernel, device, ...), so
 # both see the same background load; the idle one costs nothing.
 say "device lab: scripts/netns-lab.sh up single (prefix $P, node bin/sdev.js)"
-SDEV_LAB_PREFIX=$P SDEV_LAB_SDEV="node $REPO/bin/sdev.js" scripts/netns-lab.sh up single >/dev/null
+SDEV_LAB_PREFIX=$P SDEV_LAB_SDEV="node $REPO/bin/sdev.js" timeout --foreground -k 5 120 \
+  scripts/netns-lab.sh up single >/dev/null || die "scripts/netns-lab.sh up single failed"
 say "kernel lab: namespace ${K}kfw with nftables in sdev's place (prefix $K)"
 kernel_up
 for round in $(seq "$ROUNDS"); do

@@ -156,6 +156,11 @@ def one_round(d):
     m["http_p50_ms"] = h.get("p50_ms")
     m["http_p99_ms"] = h.get("p99_ms")
     m["http_answered_by"] = h.get("answeredBy")
+    try:
+        with open(f"{d}/load") as f:
+            m["load_1min"] = float(f.read())
+    except (OSError, ValueError):
+        m["load_1min"] = None
     if h.get("error"):
         errors.append(f"http: {h['error']}")
     elif h.get("errors"):
@@ -211,6 +216,8 @@ def report(d, out_path):
         print(f"{label:<46} {unit:>6} {fmt(a, unit):>10} {fmt(b, unit):>10} {r:>9}")
     for name, m, rs in (("device", dev, dev_rounds), ("kernel", ker, ker_rounds)):
         tcp = ", ".join(fmt(r["tcp_gbps"], "") for r in rs)
+        loads = ", ".join(fmt(r["load_1min"], "") for r in rs)
+        print(f"{name}: load average (1 min) at the start of each round: {loads}")
         print(f"{name}: UDP offered {fmt(m.get('udp_up_sent_pps'), 'pps')}pps up, "
               f"{fmt(m.get('udp_down_sent_pps'), 'pps')}pps down; TCP 1 stream by round: {tcp}; "
               f"HTTP answered by {rs[-1]['http_answered_by'] if rs else None}")
