@@ -29,6 +29,7 @@ import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
 import { PROTO_TCP, type Packet } from '../wire/packet.js';
 import { Balancer, LB_NO_REAL, LB_NONE } from './balance.js';
 import { HaStage } from './ha-stage.js';
+import type { SyncStage } from './sync-stage.js';
 import { PortTable } from './ports.js';
 import { Responder } from './respond.js';
 import { OUT_FORWARD, OUT_HELD, RouteStage } from './route-stage.js';
@@ -70,8 +71,10 @@ export abstract class DeviceCore {
   protected redirected = false;
   /** Set before processing a frame a peer's GRE carried (it becomes `redirected`). */
   protected decapsulated = false;
-  /** Sync datagrams from peers (the HA sync node, live). */
-  onSync: ((p: Packet, nowMs: number) => void) | null = null;
+  /** Session sync with the peers (live, ha mode sync: see Device.enableSync). */
+  sync: SyncStage | null = null;
+  /** The defer ticket of the session the current packet created (-1: none). */
+  protected deferTicket = -1;
   /** The device clock (ms): the last packet's or timer's time. */
   protected now = 0;
   /** Whether the last judged packet was rewritten by NAT. */
@@ -119,6 +122,13 @@ export abstract class DeviceCore {
       if (r !== OUT_FORWARD) return more ? V_DROPPED : this.drop(r);
       this.outPort = rs.egressPort;
     }
+    if (this.deferTicket >= 0) {
+      // pfsync's defer: the first packet waits for the peers' ack of the insert.
+      const t = this.deferTicket;
+      this.deferTicket = -1;
+      if (this.sync!.hold(t, this.outPort, buf, off, len, this.now))
+        return more ? V_HELD : this.end(V_HELD, 0);
+    }
     this.emit(this.outPort, buf, off, len);
     return more ? V_FORWARDED : this.end(V_FORWARDED, 0);
   }
@@ -143,7 +153,9 @@ export abstract class DeviceCore {
       const id = e >> 1;
       this.session = ct.table.serial(id);
       const lb = this.lb.enabled;
-      const before = lb && p.l4Proto === PROTO_TCP ? tcpState(ct.tcp, id) : 0;
+      const sync = this.sync;
+      const before = (lb || sync) && p.l4Proto === PROTO_TCP ? tcpState(ct.tcp, id) : 0;
+      const flags = sync ? ct.table.flags(id) : 0;
       const r = ct.track(e, p, this.now, len, kind === K_RELATED);
       if (r === REOPEN) {
         if (tr) tr.note('session', `#${this.session} closed; SYN reopens it`);
@@ -159,6 +171,9 @@ export abstract class DeviceCore {
           this.natted = true;
         }
         if (lb) this.lb.counted(e, p, before);
+        // Peers hear of state changes (TCP state, replied, assured), not of every packet.
+        if (sync && (ct.table.flags(id) !== flags || (before !== 0 && tcpState(ct.tcp, id) !== before)))
+          sync.node.updated(id);
         this.outPort = ct.table.port(e);
         if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
         return V_FORWARDED;
@@ -221,6 +236,7 @@ export abstract class DeviceCore {
       this.natted = true;
     }
     ct.table.setPorts(id, toPort, inPort);
+    if (this.sync) this.deferTicket = this.sync.created(id, this.now);
     this.responder.remember(id, p);
     this.session = ct.table.serial(id);
     this.outPort = toPort;

@@ -19,6 +19,7 @@ import {
 import { decodeFrame, decodeIp } from '../wire/decode.js';
 import { ETH_ARP, LINKTYPE_ETHERNET, Packet } from '../wire/packet.js';
 import { DeviceCore } from './core.js';
+import { SyncStage } from './sync-stage.js';
 import { HA_DECAP, HA_SYNC, HA_UNTRUSTED } from './ha-stage.js';
 import { reloadDevice, type ReloadSummary } from './reload.js';
 import { IN_CONSUMED, IN_TO_DEVICE } from './route-stage.js';
@@ -59,6 +60,31 @@ export class Device extends DeviceCore {
     if (nowMs >= this.nextTick) this.advance(nowMs);
     if (this.rs) this.rs.tick(nowMs);
     if (this.probes) this.probes.tick(this.lb.vs, nowMs);
+    if (this.sync) this.sync.tick(nowMs);
+  }
+
+  /** End of a batch of frames (live): what the batch left pending goes out (sync updates, acks). */
+  endBatch(nowMs: number): void {
+    if (this.sync) this.sync.flush(nowMs);
+  }
+
+  /**
+   * Live only, ha mode sync: session sync with the peers over the ha link.
+   * `epochMs` marks this run (the wall clock at start: larger after every
+   * restart, so peers see one). Replay never syncs.
+   */
+  enableSync(epochMs: number): SyncStage | null {
+    const ha = this.cfg.ha;
+    if (!this.sync && ha && ha.mode === 'sync' && this.rs)
+      this.sync = new SyncStage(
+        ha,
+        this.cfg.ports,
+        this.ct,
+        this.rs.router,
+        (port, buf, off, len) => this.emit(port, buf, off, len),
+        epochMs,
+      );
+    return this.sync;
   }
 
   /** Live only (replay keeps health as configured): probes reals of `health-check` servers; router mode. */
@@ -94,6 +120,7 @@ export class Device extends DeviceCore {
     st.packetsIn++;
     st.bytesIn += len;
     this.redirected = this.decapsulated;
+    this.deferTicket = -1;
     this.decapsulated = false;
     this.session = 0;
     this.outPort = -1;
@@ -115,7 +142,7 @@ export class Device extends DeviceCore {
         return this.process(buf, ha.innerOff, ha.innerLen, LINKTYPE_ETHERNET, ha.innerPort, nowMs);
       }
       if (h === HA_SYNC) {
-        if (this.onSync) this.onSync(p, nowMs);
+        if (this.sync) this.sync.receive(p.buf, p.payloadOff, p.payloadLen, nowMs);
         return this.end(V_CONSUMED, 0);
       }
       if (h === HA_UNTRUSTED) return this.drop(R_PEER_NOT_TRUSTED);

@@ -25,6 +25,7 @@ import { PcapPort } from '../io/pcap-port.js';
 import { formatMac, TapPort, type TapError, type TapOpenOptions } from '../io/tap.js';
 import { silentLogger, type Logger } from './log.js';
 import { startHealthChecks } from './health.js';
+import { formatIp } from '../wire/addr.js';
 
 /** A TAP the device creates, or an existing interface it attaches to with libpcap. */
 export type LivePortKind = 'tap' | 'pcap';
@@ -144,6 +145,7 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
   };
   const dev = new Device(cfg, sink);
   startHealthChecks(dev, cfg, log);
+  const sync = dev.enableSync(now());
 
   const open =
     opts.openPort ??
@@ -231,19 +233,36 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
           failed('process', err, { port: c.name, len });
         }
       }
+      dev.endBatch(t);
       flushAll();
     });
   }
 
-  const timer = setInterval(() => {
-    ticks++;
-    try {
-      dev.tick(now());
-    } catch (err) {
-      failed('tick', err, {});
-    }
-    flushAll();
-  }, tickMs);
+  if (sync) {
+    sync.start(now());
+    sync.onTakeover = () =>
+      log.warn('peers silent: took over their addresses', {
+        addresses: cfg.ha!.peers.flatMap((p) => p.takeover.map((t) => formatIp(t.addr))),
+      });
+    log.info('session sync on', {
+      node: cfg.ha!.node,
+      peers: cfg.ha!.peers.map((p) => p.name),
+      defer: cfg.ha!.defer ? `${cfg.ha!.deferTimeoutMs} ms` : 'off',
+    });
+  }
+  // With sync, timers run every 10 ms: defer's 20 ms bound and sync retransmissions need it.
+  const timer = setInterval(
+    () => {
+      ticks++;
+      try {
+        dev.tick(now());
+      } catch (err) {
+        failed('tick', err, {});
+      }
+      flushAll();
+    },
+    sync ? Math.min(tickMs, 10) : tickMs,
+  );
 
   let closing: Promise<void> | null = null;
   const counters = (): LiveCounters => ({

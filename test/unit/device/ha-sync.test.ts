@@ -1,0 +1,199 @@
+/**
+ * Session sync between two Devices in memory (ha mode sync): their ha ports
+ * are wired to each other, every other output is collected. A session fw1
+ * creates is known to fw2, which then forwards the asymmetric SYN-ACK itself;
+ * with defer, fw1 holds the SYN until fw2 acknowledged the insert (or the
+ * defer timeout); when fw1 goes silent fw2 takes over its address.
+ */
+import { describe, expect, it } from 'vitest';
+import { Device } from '../../../src/device/device.js';
+import { VERDICT_NAMES } from '../../../src/device/verdict.js';
+import { reasonName } from '../../../src/session/reasons.js';
+import { formatIp } from '../../../src/wire/addr.js';
+import { buildFrame } from '../../../src/wire/build.js';
+import { decodeFrame } from '../../../src/wire/decode.js';
+import { Packet, TCP_ACK, TCP_SYN } from '../../../src/wire/packet.js';
+import { config } from '../../support/run.js';
+
+const CLIENT = '02:00:00:00:01:02';
+const SRV = '02:00:00:00:02:11';
+const FW = [
+  { lan: '02:5d:01:00:01:01', servers: '02:5d:01:00:02:01', ha: '02:5d:01:00:03:01' },
+  { lan: '02:5d:02:00:01:01', servers: '02:5d:02:00:02:01', ha: '02:5d:02:00:03:01' },
+];
+const KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+const HA = 2;
+
+function fwConfig(n: 1 | 2, defer: boolean) {
+  const me = FW[n - 1]!;
+  const peer = FW[2 - n]!;
+  const a = n === 1 ? ['10.0.1.1', '10.0.2.2', '10.0.3.1'] : ['10.0.1.3', '10.0.2.1', '10.0.3.2'];
+  return config(`
+zones:
+  inside: { networks: [10.0.1.0/24] }
+  dmz: { networks: [10.0.2.0/24] }
+  ha: { networks: [10.0.3.0/24] }
+sessions: { max: 4096 }
+ports:
+  - { name: lan, zone: inside, mac: '${me.lan}', address: [${a[0]}/24] }
+  - { name: servers, zone: dmz, mac: '${me.servers}', address: [${a[1]}/24] }
+  - { name: ha, zone: ha, mac: '${me.ha}', address: [${a[2]}/24] }
+policy: { rules: [ { from: inside, action: accept } ] }
+ha:
+  node: ${n}
+  mode: sync
+  defer: ${defer}
+  link: ha
+  key: ${KEY}
+  peers:
+    - name: fw${3 - n}
+      node: ${3 - n}
+      address: 10.0.3.${3 - n}
+      macs: { lan: '${peer.lan}', servers: '${peer.servers}', ha: '${peer.ha}' }
+      takeover: [${n === 2 ? '10.0.1.1' : '10.0.1.3'}]
+`);
+}
+
+interface Out {
+  port: number;
+  frame: Uint8Array;
+  p: Packet;
+}
+
+/** Two devices whose ha ports are one wire; `cut` drops what crosses it. */
+function pair(defer: boolean) {
+  const outs: Out[][] = [[], []];
+  const wire: { to: number; frame: Uint8Array }[] = [];
+  let cut = false;
+  const devs = ([1, 2] as const).map(
+    (n, i) =>
+      new Device(fwConfig(n, defer), {
+        send: (port, buf, off, len) => {
+          const frame = buf.slice(off, off + len);
+          if (port === HA) {
+            if (!cut) wire.push({ to: 1 - i, frame });
+            return;
+          }
+          const p = new Packet();
+          decodeFrame(frame, 0, len, 1, p);
+          outs[i]!.push({ port, frame, p });
+        },
+      }),
+  );
+  let now = 0;
+  const pump = () => {
+    for (let k = 0; k < 1000 && wire.length; k++) {
+      const w = wire.shift()!;
+      devs[w.to]!.process(w.frame, 0, w.frame.length, 1, HA, now);
+      devs[w.to]!.endBatch(now);
+    }
+  };
+  const run = (ms: number) => {
+    for (const end = now + ms; now < end;) {
+      now += 10;
+      for (const d of devs) d.tick(now);
+      pump();
+    }
+  };
+  const feed = (i: number, frame: Uint8Array, port: number) => {
+    const v = devs[i]!.process(frame.slice(), 0, frame.length, 1, port, now);
+    devs[i]!.endBatch(now);
+    return `${VERDICT_NAMES[v]}${v === 1 ? ` ${reasonName(devs[i]!.reason)}` : ''}`;
+  };
+  devs.forEach((d, i) => {
+    d.enableSync(1000 + i)!.start(now);
+    const arp = (spa: string, sha: string, tpa: string, port: number) =>
+      feed(i, buildFrame({ srcMac: sha, dstMac: 'ff:ff:ff:ff:ff:ff', arp: { op: 1, sha, spa, tpa } }), port);
+    arp('10.0.1.2', CLIENT, i === 0 ? '10.0.1.1' : '10.0.1.3', 0);
+    arp('10.0.2.11', SRV, i === 0 ? '10.0.2.2' : '10.0.2.1', 1);
+  });
+  pump();
+  run(200);
+  outs[0]!.length = 0;
+  outs[1]!.length = 0;
+  return {
+    devs,
+    outs,
+    feed,
+    run,
+    pump,
+    setCut: (c: boolean) => (cut = c),
+    take: (i: number) => outs[i]!.splice(0, outs[i]!.length),
+  };
+}
+
+const syn = (sport = 40000) =>
+  buildFrame({
+    srcMac: CLIENT,
+    dstMac: FW[0]!.lan,
+    ipv4: { src: '10.0.1.2', dst: '10.0.2.11' },
+    tcp: { srcPort: sport, dstPort: 8080, seq: 1000, flags: TCP_SYN, window: 65535 },
+  });
+const synAck = (sport = 40000) =>
+  buildFrame({
+    srcMac: SRV,
+    dstMac: FW[1]!.servers,
+    ipv4: { src: '10.0.2.11', dst: '10.0.1.2' },
+    tcp: { srcPort: 8080, dstPort: sport, seq: 5000, ack: 1001, flags: TCP_SYN | TCP_ACK, window: 65535 },
+  });
+
+describe('HA: session sync', () => {
+  it('the peer learns a new session and forwards the asymmetric SYN-ACK itself', () => {
+    const h = pair(false);
+    expect(h.devs.map((d) => d.sync!.node.anyUp())).toEqual([true, true]);
+    expect(h.feed(0, syn(), 0)).toBe('forwarded');
+    expect(h.take(0).map((o) => [o.port, formatIp(o.p.dst)])).toEqual([[1, '10.0.2.11']]);
+    h.pump();
+    expect(h.devs[1]!.ct.table.count).toBe(1);
+    expect(h.feed(1, synAck(), 1)).toBe('forwarded');
+    const [c] = h.take(1);
+    expect([c!.port, formatIp(c!.p.dst), c!.p.tcpFlags]).toEqual([0, '10.0.1.2', TCP_SYN | TCP_ACK]);
+    // Without sync the same SYN-ACK is dropped: the session came from the peer.
+    const s = h.devs[1]!.sync!.node.stats;
+    expect(s.recordsReceived).toBeGreaterThanOrEqual(1);
+  });
+
+  it('defer: the SYN waits for the peer to acknowledge the insert, then goes out', () => {
+    const h = pair(true);
+    expect(h.feed(0, syn(), 0)).toBe('held');
+    expect(h.take(0)).toEqual([]);
+    h.pump(); // insert to fw2, its ack back to fw1
+    h.run(10);
+    const out = h.take(0);
+    expect(out.map((o) => [o.port, formatIp(o.p.dst), o.p.tcpFlags])).toEqual([[1, '10.0.2.11', TCP_SYN]]);
+    expect(h.devs[0]!.sync!.defer!.stats.held).toBe(1);
+    expect(h.devs[1]!.ct.table.count).toBe(1);
+  });
+
+  it('defer: a lost ack releases the SYN at the defer timeout (20 ms)', () => {
+    const h = pair(true);
+    h.setCut(true);
+    expect(h.feed(0, syn(41000), 0)).toBe('held');
+    h.run(10);
+    expect(h.take(0)).toEqual([]);
+    h.run(20);
+    expect(h.take(0).map((o) => o.p.dstPort)).toEqual([8080]);
+  });
+
+  it('takes over the silent peer address with a gratuitous ARP', () => {
+    const h = pair(false);
+    h.setCut(true);
+    h.run(5000);
+    const sync = h.devs[1]!.sync!;
+    expect(sync.node.anyUp()).toBe(false);
+    expect(sync.tookOver).toBe(true);
+    const garp = h.take(1).filter((o) => o.p.etherType === 0x0806);
+    expect(garp).toHaveLength(1);
+    expect([garp[0]!.port, garp[0]!.p.arpOp, garp[0]!.p.arpSpa, garp[0]!.p.arpTpa]).toEqual([
+      0, 1, 0x0a000101, 0x0a000101,
+    ]);
+    // fw2 now answers ARP for 10.0.1.1.
+    const req = buildFrame({
+      srcMac: CLIENT,
+      dstMac: 'ff:ff:ff:ff:ff:ff',
+      arp: { op: 1, sha: CLIENT, spa: '10.0.1.2', tpa: '10.0.1.1' },
+    });
+    expect(h.feed(1, req, 0)).toBe('consumed');
+    expect(h.take(1).map((o) => [o.p.arpOp, o.p.arpSpa])).toEqual([[2, 0x0a000101]]);
+  });
+});
