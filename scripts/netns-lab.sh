@@ -6,6 +6,8 @@
 #   scripts/netns-lab.sh up single     build it and leave it running (prints how to use it)
 #   scripts/netns-lab.sh down          remove the labs left by `up` (SDEV_LAB_PREFIX: only that one)
 #   scripts/netns-lab.sh test single   build, run the scenarios, print a PASS/FAIL table, remove
+#   scripts/netns-lab.sh up|test pair  the HA pair lab (scripts/lab/pair.sh): fw1 and fw2, asymmetric
+#                                      paths; test: each ha mode and a failover (SDEV_LAB_HA_MODE for up)
 #
 # Every name gets a per-run prefix (SDEV_LAB_PREFIX, default sd<PID>); a trap
 # removes everything (processes by PID, namespaces, links, files) on exit,
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -35,15 +37,16 @@ teardown() {
   local d=$1
   [ -d "$d" ] || return 0
   set +e
-  if [ -f "$d/sdev.pid" ]; then
-    local pid
-    pid=$(cat "$d/sdev.pid")
+  local f pid
+  for f in "$d"/sdev*.pid; do # sdev.pid; the pair's sdev-fw1.<mode>.pid, sdev-fw2.<mode>.pid
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
     if kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -KILL "$pid" 2>/dev/null
     fi
-  fi
+  done
   if [ -f "$d/pids" ]; then
     while read -r pid; do kill -KILL "$pid" 2>/dev/null; done <"$d/pids"
   fi
@@ -215,20 +218,24 @@ def idle_client(host, port, keepalive, wait):
 EOF
 }
 
+# Starts sdev on $D/lab.yaml, or: start_sdev NAME CONFIG [sdev run options] (log $D/NAME.log, PID $D/NAME.pid).
 start_sdev() {
-  local cmd=${SDEV_LAB_SDEV:-node --import tsx src/cli/main.ts}
+  local cmd=${SDEV_LAB_SDEV:-node --import tsx src/cli/main.ts} n=${1:-sdev} cfg=${2:-$D/lab.yaml}
+  local ready=$D/ready
+  [ "$n" = sdev ] || ready=$D/$n.ready
+  shift $(($# < 2 ? $# : 2))
   # shellcheck disable=SC2086
-  $cmd run -c "$D/lab.yaml" --ready-file "$D/ready" >"$D/sdev.log" 2>&1 &
+  $cmd run -c "$cfg" --ready-file "$ready" "$@" >"$D/$n.log" 2>&1 &
   local pid=$!
-  echo $pid >"$D/sdev.pid"
+  echo $pid >"$D/$n.pid"
   disown $pid
   for _ in $(seq 300); do
-    [ -f "$D/ready" ] && return 0
-    kill -0 "$pid" 2>/dev/null || { say "sdev exited:"; cat "$D/sdev.log" >&2; return 1; }
+    [ -f "$ready" ] && return 0
+    kill -0 "$pid" 2>/dev/null || { say "sdev exited:"; cat "$D/$n.log" >&2; return 1; }
     sleep 0.1
   done
   say "sdev not ready after 30 s:"
-  cat "$D/sdev.log" >&2
+  cat "$D/$n.log" >&2
   return 1
 }
 
@@ -490,13 +497,16 @@ test_single() {
   echo "all ${#RESULTS[@]} scenarios passed"
 }
 
+# shellcheck source=lab/pair.sh
+. "$REPO/scripts/lab/pair.sh"
+
 # ------------------------------------------------------------------ main
 
 cmd=${1:-}
 topo=${2:-}
 case "$cmd" in
   up | test)
-    [ "$topo" = single ] || usage
+    [ "$topo" = single ] || [ "$topo" = pair ] || usage
     P=${SDEV_LAB_PREFIX:-sd$$}
     D=$STATE_ROOT/$P
     [ ! -e "$D" ] || { say "$D exists: run '$0 down' (SDEV_LAB_PREFIX=$P) first"; exit 1; }
@@ -504,7 +514,13 @@ case "$cmd" in
     trap 'teardown "$D"' EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    if [ "$cmd" = test ]; then
+    if [ "$cmd $topo" = "test pair" ]; then
+      test_pair
+    elif [ "$topo" = pair ]; then
+      up_pair
+      touch "$D/persistent"
+      trap - EXIT
+    elif [ "$cmd" = test ]; then
       test_single
     else
       up_single
