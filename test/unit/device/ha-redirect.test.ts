@@ -14,42 +14,11 @@ import { formatIp } from '../../../src/wire/addr.js';
 import { buildFrame } from '../../../src/wire/build.js';
 import { decodeFrame } from '../../../src/wire/decode.js';
 import { Packet, TCP_ACK, TCP_SYN } from '../../../src/wire/packet.js';
-import { config } from '../../support/run.js';
+import { CLIENT_MAC, FW_MACS, SRV_MAC, fwConfig } from '../../support/ha-pair.js';
 
-const CLIENT = '02:00:00:00:01:02';
-const SRV = '02:00:00:00:02:11';
-const FW = [
-  { lan: '02:5d:01:00:01:01', servers: '02:5d:01:00:02:01', ha: '02:5d:01:00:03:01' },
-  { lan: '02:5d:02:00:01:01', servers: '02:5d:02:00:02:01', ha: '02:5d:02:00:03:01' },
-];
-const KEY = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
-
-function fwConfig(n: 1 | 2, mode: string) {
-  const me = FW[n - 1]!;
-  const peer = FW[2 - n]!;
-  const a = n === 1 ? ['10.0.1.1', '10.0.2.2', '10.0.3.1'] : ['10.0.1.3', '10.0.2.1', '10.0.3.2'];
-  return config(`
-zones:
-  inside: { networks: [10.0.1.0/24] }
-  dmz: { networks: [10.0.2.0/24] }
-  ha: { networks: [10.0.3.0/24] }
-ports:
-  - { name: lan, zone: inside, mac: '${me.lan}', address: [${a[0]}/24] }
-  - { name: servers, zone: dmz, mac: '${me.servers}', address: [${a[1]}/24] }
-  - { name: ha, zone: ha, mac: '${me.ha}', address: [${a[2]}/24] }
-policy: { rules: [ { from: inside, action: accept } ] }
-ha:
-  node: ${n}
-  mode: ${mode}
-  link: ha
-  key: ${KEY}
-  peers:
-    - name: fw${3 - n}
-      node: ${3 - n}
-      address: 10.0.3.${3 - n}
-      macs: { lan: '${peer.lan}', servers: '${peer.servers}', ha: '${peer.ha}' }
-`);
-}
+const CLIENT = CLIENT_MAC;
+const SRV = SRV_MAC;
+const FW = FW_MACS;
 
 interface Out {
   port: number;
