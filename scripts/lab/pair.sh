@@ -150,15 +150,15 @@ pair_warm() {
     -o /dev/null http://10.0.2.12:8080/ >/dev/null 2>&1 || true
 }
 
-# (Re)starts both devices in a mode; logs in $D/sdev-fw<node>.<mode>.log.
+# (Re)starts both devices in a mode; logs in $D/sdev-fw<node>.<tag, default the mode>.log.
 pair_start() {
-  local mode=$1 a b rc=0
+  local mode=$1 tag=${2:-$1} a b rc=0
   pair_stop || return 1
   pair_config 1 "$mode"
   pair_config 2 "$mode"
-  start_sdev "sdev-fw1.$mode" "$D/fw1.yaml" --stats 5 &
+  start_sdev "sdev-fw1.$tag" "$D/fw1.yaml" --stats 5 &
   a=$!
-  start_sdev "sdev-fw2.$mode" "$D/fw2.yaml" --stats 5 &
+  start_sdev "sdev-fw2.$tag" "$D/fw2.yaml" --stats 5 &
   b=$!
   wait $a || rc=1
   wait $b || rc=1
@@ -264,7 +264,7 @@ pair_http() { # n: n GETs from the client alternating srv1 and srv2, 20 at a tim
 
 pair_iperf() { # a 10 s iperf3 client -> srv1: prints "N Mbit/s" (status 0) or "failed (why)"
   local out
-  out=$(ns_exec "${P}client" timeout 30 iperf3 -c 10.0.2.11 -p 5201 -t 10 --connect-timeout 2000 -J 2>&1)
+  out=$(ns_exec "${P}client" timeout 20 iperf3 -c 10.0.2.11 -p 5201 -t 10 --connect-timeout 2000 -J 2>&1)
   "$PY" - "$out" <<'PYEOF'
 import json, sys
 try:
@@ -313,20 +313,23 @@ pair_mode() {
 }
 
 # sync+defer: a 10 s iperf3 through the pair; fw1 killed (SIGKILL) after 3 s;
-# fw2 takes over 10.0.1.1 and forwards the synced session both ways.
+# fw2 takes over 10.0.1.1 and forwards the synced session both ways. The
+# transfer must have been flowing through fw1 before the kill (over 1 MB acked
+# by the server), else it would only show that fw2 alone carries a new one.
 pair_failover() {
-  local ip ipok=0 job mac
-  pair_start sync+defer || { echo "the devices did not start"; return 1; }
+  local ip ipok=0 job mac acked
+  pair_start sync+defer failover || { echo "the devices did not start"; return 1; }
   pair_iperf_server 1 || return 1
   pair_iperf >"$D/failover.out" &
   job=$!
-  sleep 3
-  kill -KILL "$(cat "$D/sdev-fw1.sync+defer.pid")"
+  sleep 2.9
+  acked=$(ns_exec "${P}client" ss -tin dst 10.0.2.11:5201 | grep -o 'bytes_acked:[0-9]*' | cut -d: -f2 | sort -n | tail -n1)
+  kill -KILL "$(cat "$D/sdev-fw1.failover.pid")"
   wait $job && ipok=1
   ip=$(cat "$D/failover.out")
   mac=$(ns_exec "${P}client" ip neigh show 10.0.1.1 | grep -o 'lladdr [0-9a-f:]*' || echo "no entry")
-  echo "iperf3 $ip; client's 10.0.1.1: ${mac#lladdr }"
-  [ $ipok = 1 ] && [ "${mac#lladdr }" = 02:5d:02:00:01:01 ]
+  echo "iperf3 $ip; $((${acked:-0} / 1000000)) MB acked before the kill; client's 10.0.1.1: ${mac#lladdr }"
+  [ $ipok = 1 ] && [ "${acked:-0}" -gt 1000000 ] && [ "${mac#lladdr }" = 02:5d:02:00:01:01 ]
 }
 
 test_pair() {
