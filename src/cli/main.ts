@@ -10,6 +10,13 @@ import { conntrackLine } from '../session/list.js';
 import { progressBar } from './progress.js';
 import { runCommand } from '../run/command.js';
 import { addControlCommands } from './control-commands.js';
+import {
+  isDeviceReplay,
+  parseCount,
+  parseInterfaceMap,
+  replayDevicesCommand,
+  type DeviceReplayFlags,
+} from './replay-devices.js';
 
 const program = new Command();
 program
@@ -45,14 +52,37 @@ program
 
 program
   .command('replay')
-  .description("run a capture through the device on the capture's own clock")
-  .argument('<capture>', 'pcap or pcapng file')
-  .option('-c, --config <file>', 'YAML config (default: the embedded stateful firewall)')
+  .description(
+    "run a capture through the device on the capture's own clock; with captures taken at several devices " +
+      '(several files, or one pcapng whose interfaces are the devices) run each through its own device ' +
+      'and report the asymmetric flows',
+  )
+  .argument('<captures...>', 'pcap or pcapng file; several: one per device (NAME=FILE names the device)')
+  .option(
+    '-c, --config <file>',
+    'YAML config (default: the embedded stateful firewall); repeat for one config per device',
+    (v: string, prev?: string[]) => [...(prev ?? []), v],
+  )
+  .option('--per-interface', 'one pcapng: each of its interfaces is a device (named by if_name, else ifN)')
+  .option(
+    '--device-of-interface <map>',
+    'one pcapng: which device each interface is, e.g. 0=fw1,1=fw2 (0=fw1,1=fw1,2=fw2 gives fw1 two)',
+    parseInterfaceMap,
+  )
+  .option(
+    '--list-asymmetric <n>',
+    'several devices: how many asymmetric flows to list (default 20)',
+    parseCount,
+  )
   .option(
     '-w, --write <file>',
-    'write the frames the device would have sent (.pcap, or .pcapng with one interface per port)',
+    'write the frames the device would have sent (.pcap, or .pcapng with one interface per port, ' +
+      'named DEVICE:PORT with several devices)',
   )
-  .option('--verdicts <file>', 'write every input packet with a comment "verdict reason session-id" (pcapng)')
+  .option(
+    '--verdicts <file>',
+    'write every input packet with a comment "verdict reason session-id" (pcapng; interfaces DEVICE:IF with several devices)',
+  )
   .option('--json <file>', 'write the summary as JSON')
   .option('--sessions <file>', 'write the session table at the end as JSON')
   .option('-L, --list', 'print the session table at the end, as conntrack -L does')
@@ -71,55 +101,50 @@ program
     },
   )
   .option('-q, --quiet', 'print nothing but errors')
-  .action(
-    (
-      capture: string,
-      o: {
-        config?: string;
-        write?: string;
-        verdicts?: string;
-        json?: string;
-        sessions?: string;
-        list?: boolean;
-        vs?: boolean;
-        trace?: string;
-        quiet?: boolean;
-      },
-    ) => {
-      const config = loadOrExit(o.config);
-      const bar = !o.quiet && process.stderr.isTTY ? progressBar(process.stderr) : null;
-      let result;
-      try {
-        result = replay({
-          capture,
-          config,
-          out: o.write,
-          verdicts: o.verdicts,
-          trace: o.trace,
-          traceWrite: (t) => process.stdout.write(t),
-          progress: bar ? (n, f) => bar.update(n, f) : undefined,
-        });
-      } catch (e) {
-        bar?.done();
-        if (e instanceof CaptureError) {
-          process.stderr.write(`sdev: ${e.message}\n`);
-          process.exit(2);
-        }
-        throw e;
-      }
+  .action((captures: string[], o: DeviceReplayFlags & { config?: string[] }) => {
+    if (isDeviceReplay(captures, o)) {
+      const configs = (o.config ?? [undefined]).map((c) => loadOrExit(c));
+      replayDevicesCommand(captures, configs, o);
+      return;
+    }
+    const capture = captures[0]!;
+    if ((o.config?.length ?? 0) > 1) {
+      process.stderr.write('sdev: several configs need several devices (captures, or --per-interface)\n');
+      process.exit(2);
+    }
+    const config = loadOrExit(o.config?.[0]);
+    const bar = !o.quiet && process.stderr.isTTY ? progressBar(process.stderr) : null;
+    let result;
+    try {
+      result = replay({
+        capture,
+        config,
+        out: o.write,
+        verdicts: o.verdicts,
+        trace: o.trace,
+        traceWrite: (t) => process.stdout.write(t),
+        progress: bar ? (n, f) => bar.update(n, f) : undefined,
+      });
+    } catch (e) {
       bar?.done();
-      const { summary, sessions } = result;
-      if (o.json) writeFileSync(o.json, JSON.stringify(summary, null, 2) + '\n');
-      if (o.sessions) writeFileSync(o.sessions, JSON.stringify(sessions, null, 2) + '\n');
-      if (!o.quiet) process.stdout.write(summaryText(summary));
-      if (o.list) for (const s of sessions) process.stdout.write(conntrackLine(s) + '\n');
-      if (o.vs) process.stdout.write(result.vsText);
-      if (result.captureError) {
-        process.stderr.write(`sdev: ${result.captureError.message}\n`);
-        process.exitCode = 3;
+      if (e instanceof CaptureError) {
+        process.stderr.write(`sdev: ${e.message}\n`);
+        process.exit(2);
       }
-    },
-  );
+      throw e;
+    }
+    bar?.done();
+    const { summary, sessions } = result;
+    if (o.json) writeFileSync(o.json, JSON.stringify(summary, null, 2) + '\n');
+    if (o.sessions) writeFileSync(o.sessions, JSON.stringify(sessions, null, 2) + '\n');
+    if (!o.quiet) process.stdout.write(summaryText(summary));
+    if (o.list) for (const s of sessions) process.stdout.write(conntrackLine(s) + '\n');
+    if (o.vs) process.stdout.write(result.vsText);
+    if (result.captureError) {
+      process.stderr.write(`sdev: ${result.captureError.message}\n`);
+      process.exitCode = 3;
+    }
+  });
 
 program
   .command('run')
