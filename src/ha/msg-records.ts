@@ -19,7 +19,7 @@
  *
  * Records are written into and read from reused objects; nothing allocates.
  */
-import { rd16, rd32, wr16, wr32 } from '../wire/bytes.js';
+import { rd16, rd32, wr32 } from '../wire/bytes.js';
 
 /** A u64 as two big-endian words; v is an integer below 2^53. */
 export function wr64(b: Uint8Array, o: number, v: number): void {
@@ -90,88 +90,99 @@ export function settleRecord(rec: SessionRecord): void {
   rec.hasTcp = rec.op !== OP_DELETE && (rec.zoneProto & 0xff) === PROTO_TCP;
 }
 
-function wrAddr(b: Uint8Array, o: number, a: Uint32Array, v6: boolean): number {
+/** A DataView over exactly the bytes of `b` (offsets into it are offsets into `b`). */
+export function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function wrAddr(v: DataView, o: number, a: Uint32Array, v6: boolean): number {
   if (!v6) {
-    wr32(b, o, a[3]!);
+    v.setUint32(o, a[3]!);
     return o + 4;
   }
-  wr32(b, o, a[0]!);
-  wr32(b, o + 4, a[1]!);
-  wr32(b, o + 8, a[2]!);
-  wr32(b, o + 12, a[3]!);
+  v.setUint32(o, a[0]!);
+  v.setUint32(o + 4, a[1]!);
+  v.setUint32(o + 8, a[2]!);
+  v.setUint32(o + 12, a[3]!);
   return o + 16;
 }
 
-function rdAddr(b: Uint8Array, o: number, a: Uint32Array, v6: boolean): number {
+function rdAddr(v: DataView, o: number, a: Uint32Array, v6: boolean): number {
   if (!v6) {
     a[0] = 0;
     a[1] = 0;
     a[2] = 0xffff;
-    a[3] = rd32(b, o);
+    a[3] = v.getUint32(o);
     return o + 4;
   }
-  a[0] = rd32(b, o);
-  a[1] = rd32(b, o + 4);
-  a[2] = rd32(b, o + 8);
-  a[3] = rd32(b, o + 12);
+  a[0] = v.getUint32(o);
+  a[1] = v.getUint32(o + 4);
+  a[2] = v.getUint32(o + 8);
+  a[3] = v.getUint32(o + 12);
   return o + 16;
 }
 
-/** Writes `rec` at `off` (settleRecord first; the caller checks room). Returns the offset after it. */
-export function encodeRecord(b: Uint8Array, off: number, rec: SessionRecord): number {
+/*
+ * Encoding and decoding go through a DataView: its accessors compile to plain
+ * loads and stores, so 32-bit values never cross a call boundary (where V8
+ * would box those above 2^31) and nothing is allocated per record.
+ */
+
+/** Writes `rec` at `off` of the view (settleRecord first; the caller checks room). Returns the offset after it. */
+export function encodeRecord(v: DataView, off: number, rec: SessionRecord): number {
   const rf = rec.rflags();
-  const len = recordLenOf(rf);
-  b[off] = rec.op;
-  b[off + 1] = rf;
-  wr16(b, off + 2, len);
-  wr32(b, off + 4, rec.zoneProto);
-  wr32(b, off + 8, rec.origPorts);
-  wr32(b, off + 12, rec.replyPorts);
-  wr64(b, off + 16, rec.version);
-  wr32(b, off + 24, rec.owner);
-  b[off + 28] = rec.flags;
-  b[off + 29] = rec.state;
-  b[off + 30] = rec.portOrig;
-  b[off + 31] = rec.portReply;
-  wr32(b, off + 32, rec.aux);
-  wr32(b, off + 36, rec.lifetimeMs > 0xffffffff ? 0xffffffff : rec.lifetimeMs);
+  v.setUint8(off, rec.op);
+  v.setUint8(off + 1, rf);
+  v.setUint16(off + 2, recordLenOf(rf));
+  v.setUint32(off + 4, rec.zoneProto);
+  v.setUint32(off + 8, rec.origPorts);
+  v.setUint32(off + 12, rec.replyPorts);
+  v.setUint32(off + 16, Math.floor(rec.version / 4294967296));
+  v.setUint32(off + 20, rec.version >>> 0);
+  v.setUint32(off + 24, rec.owner);
+  v.setUint8(off + 28, rec.flags);
+  v.setUint8(off + 29, rec.state);
+  v.setUint8(off + 30, rec.portOrig);
+  v.setUint8(off + 31, rec.portReply);
+  v.setUint32(off + 32, rec.aux);
+  v.setUint32(off + 36, rec.lifetimeMs > 0xffffffff ? 0xffffffff : rec.lifetimeMs);
   let o = off + REC_FIXED;
-  o = wrAddr(b, o, rec.oSrc, rec.v6);
-  o = wrAddr(b, o, rec.oDst, rec.v6);
-  o = wrAddr(b, o, rec.rSrc, rec.v6);
-  o = wrAddr(b, o, rec.rDst, rec.v6);
+  o = wrAddr(v, o, rec.oSrc, rec.v6);
+  o = wrAddr(v, o, rec.oDst, rec.v6);
+  o = wrAddr(v, o, rec.rSrc, rec.v6);
+  o = wrAddr(v, o, rec.rDst, rec.v6);
   if (rec.hasTcp) {
     const t = rec.tcp;
-    for (let i = 0; i < TCP_STATE_WORDS; i++, o += 4) wr32(b, o, t[i]!);
+    for (let i = 0; i < TCP_STATE_WORDS; i++, o += 4) v.setUint32(o, t[i]!);
   }
   return o;
 }
 
-/** Reads the record at `off` into `rec` (the body was checked by checkRecords). Returns the offset after it. */
-export function decodeRecord(b: Uint8Array, off: number, rec: SessionRecord): number {
-  const rf = b[off + 1]!;
-  rec.op = b[off]!;
+/** Reads the record at `off` of the view into `rec` (checked by checkRecords). Returns the offset after it. */
+export function decodeRecord(v: DataView, off: number, rec: SessionRecord): number {
+  const rf = v.getUint8(off + 1);
+  rec.op = v.getUint8(off);
   rec.v6 = (rf & RF_V6) !== 0;
   rec.hasTcp = (rf & RF_TCP) !== 0;
-  rec.zoneProto = rd32(b, off + 4);
-  rec.origPorts = rd32(b, off + 8);
-  rec.replyPorts = rd32(b, off + 12);
-  rec.version = rd64(b, off + 16);
-  rec.owner = rd32(b, off + 24);
-  rec.flags = b[off + 28]!;
-  rec.state = b[off + 29]!;
-  rec.portOrig = b[off + 30]!;
-  rec.portReply = b[off + 31]!;
-  rec.aux = rd32(b, off + 32);
-  rec.lifetimeMs = rd32(b, off + 36);
+  rec.zoneProto = v.getUint32(off + 4);
+  rec.origPorts = v.getUint32(off + 8);
+  rec.replyPorts = v.getUint32(off + 12);
+  rec.version = v.getUint32(off + 16) * 4294967296 + v.getUint32(off + 20);
+  rec.owner = v.getUint32(off + 24);
+  rec.flags = v.getUint8(off + 28);
+  rec.state = v.getUint8(off + 29);
+  rec.portOrig = v.getUint8(off + 30);
+  rec.portReply = v.getUint8(off + 31);
+  rec.aux = v.getUint32(off + 32);
+  rec.lifetimeMs = v.getUint32(off + 36);
   let o = off + REC_FIXED;
-  o = rdAddr(b, o, rec.oSrc, rec.v6);
-  o = rdAddr(b, o, rec.oDst, rec.v6);
-  o = rdAddr(b, o, rec.rSrc, rec.v6);
-  o = rdAddr(b, o, rec.rDst, rec.v6);
+  o = rdAddr(v, o, rec.oSrc, rec.v6);
+  o = rdAddr(v, o, rec.oDst, rec.v6);
+  o = rdAddr(v, o, rec.rSrc, rec.v6);
+  o = rdAddr(v, o, rec.rDst, rec.v6);
   if (rec.hasTcp) {
     const t = rec.tcp;
-    for (let i = 0; i < TCP_STATE_WORDS; i++, o += 4) t[i] = rd32(b, o);
+    for (let i = 0; i < TCP_STATE_WORDS; i++, o += 4) t[i] = v.getUint32(o);
   } else rec.tcp.fill(0);
   return o;
 }
@@ -202,15 +213,17 @@ export function checkRecords(b: Uint8Array, off: number, len: number, count: num
 /** Appends records to a body buffer of MAX_BODY bytes (a T_SESSIONS message's body). */
 export class BodyWriter {
   readonly buf: Uint8Array;
+  readonly view: DataView;
   len = 0;
   count = 0;
   constructor(capacity: number) {
     this.buf = new Uint8Array(capacity);
+    this.view = viewOf(this.buf);
   }
   /** Adds the (settled) record; false when it does not fit (nothing written). */
   add(rec: SessionRecord): boolean {
     if (this.len + rec.byteLength() > this.buf.length || this.count === 0xffff) return false;
-    this.len = encodeRecord(this.buf, this.len, rec);
+    this.len = encodeRecord(this.view, this.len, rec);
     this.count++;
     return true;
   }

@@ -14,7 +14,17 @@
  * so an older update never overwrites a newer one. Nothing allocates.
  */
 import type { Conntrack } from '../session/conntrack.js';
-import { F_ASSURED, F_DNAT, F_PEER, F_SEEN_REPLY, F_SNAT, F_USED, F_V6 } from '../session/table.js';
+import {
+  EXPIRES_OFFSET,
+  EXPIRES_STRIDE,
+  F_ASSURED,
+  F_DNAT,
+  F_PEER,
+  F_SEEN_REPLY,
+  F_SNAT,
+  F_USED,
+  F_V6,
+} from '../session/table.js';
 import { TCP_WORDS } from '../session/tcp-store.js';
 import { OP_DELETE, settleRecord, type SessionRecord } from './msg-records.js';
 import { Tombstones } from './tombstones.js';
@@ -96,7 +106,13 @@ export class SyncTable {
 
   /** Gives a local session a new version (it changed). */
   touch(id: number, nowMs: number): void {
-    this.bind(id, this.self, this.stamp(nowMs), -1);
+    // stamp() written out: versions are doubles, and a double crossing a call V8 did not inline is boxed.
+    const s = Math.max(Math.floor(nowMs) * 1024, this.lastStamp + 1);
+    this.lastStamp = s;
+    this.serialOf[id] = this.ct.table.serial(id);
+    this.owner[id] = this.self;
+    this.ver[id] = s;
+    this.seen[id] = -1;
   }
 
   /**
@@ -117,7 +133,7 @@ export class SyncTable {
     rec.portOrig = t.port(id << 1);
     rec.portReply = t.port((id << 1) | 1);
     rec.aux = t.aux(id);
-    const left = Math.ceil(t.expires(id) - nowMs);
+    const left = Math.ceil(t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET]! - nowMs);
     rec.lifetimeMs = left > 0 ? left : 0;
     t.readAddr(id, 0, 0, rec.oSrc);
     t.readAddr(id, 0, 1, rec.oDst);
@@ -214,20 +230,15 @@ export class SyncTable {
     t.setState(id, rec.state);
     t.setPorts(id, rec.portOrig, rec.portReply);
     t.setAux(id, rec.aux);
-    t.setExpires(id, nowMs + rec.lifetimeMs);
+    t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET] = nowMs + rec.lifetimeMs; // setExpires, without boxing
     this.ct.wheel.schedule(id);
     if ((rec.zoneProto & 0xff) === PROTO_TCP) this.ct.tcp.data.set(rec.tcp, id * TCP_WORDS);
     if (!peer && rec.version > this.lastStamp) this.lastStamp = rec.version;
     // A record relayed by a node that is not its owner does not count as the owner's refresh.
-    const keep = seenStamp < 0 && this.bound(id) && this.owner[id] === rec.owner;
-    this.bind(id, rec.owner, rec.version, keep ? this.seen[id]! : seenStamp);
-  }
-
-  private bind(id: number, owner: number, version: number, seenStamp: number): void {
-    this.serialOf[id] = this.ct.table.serial(id);
-    this.owner[id] = owner;
-    this.ver[id] = version;
-    this.seen[id] = seenStamp;
+    if (seenStamp >= 0 || !this.bound(id) || this.owner[id] !== rec.owner) this.seen[id] = seenStamp;
+    this.serialOf[id] = t.serial(id);
+    this.owner[id] = rec.owner;
+    this.ver[id] = rec.version;
   }
 
   private replyMatches(id: number, rec: SessionRecord): boolean {

@@ -35,7 +35,15 @@ import {
   T_NACK,
   T_SESSIONS,
 } from './msg.js';
-import { BodyWriter, decodeRecord, OP_DELETE, OP_INSERT, OP_UPDATE, SessionRecord } from './msg-records.js';
+import {
+  BodyWriter,
+  decodeRecord,
+  OP_DELETE,
+  OP_INSERT,
+  OP_UPDATE,
+  SessionRecord,
+  viewOf,
+} from './msg-records.js';
 import { RX_NEW } from './reliable-recv.js';
 import { SyncTable } from './sessions.js';
 
@@ -98,6 +106,8 @@ export class SyncNode {
   private readonly rec = new SessionRecord();
   private readonly inc = new BodyWriter(MAX_BODY);
   private readonly ctl = new Uint8Array(12);
+  private viewBuf: Uint8Array | null = null;
+  private view: DataView = viewOf(this.ctl);
   private bodyNo = 0;
   private readonly ticketBody = new Float64Array(TICKETS).fill(-1);
   private readonly ticketLeft = new Int32Array(TICKETS);
@@ -263,9 +273,10 @@ export class SyncNode {
     if (res === RX_NEW) {
       if (h.type === T_SESSIONS) {
         const stamp = rx.unwrap(h.seq);
+        const view = this.viewFor(buf);
         let o = h.bodyOff;
         for (let i = 0; i < h.count; i++) {
-          o = decodeRecord(buf, o, this.rec);
+          o = decodeRecord(view, o, this.rec);
           // A retransmission carries lifetimes as they were at the first transmission.
           this.rec.lifetimeMs = this.rec.lifetimeMs > h.age ? this.rec.lifetimeMs - h.age : 0;
           this.table.importRecord(this.rec, nowMs, this.rec.owner === h.sender ? stamp : -1);
@@ -284,6 +295,15 @@ export class SyncNode {
       this.authoritative = true;
       if (p.endAuthoritative) p.purge.begin(p.ch.node, p.endFrom);
     }
+  }
+
+  /** A DataView of a receive buffer, kept while the caller keeps passing the same buffer. */
+  private viewFor(buf: Uint8Array): DataView {
+    if (buf !== this.viewBuf) {
+      this.viewBuf = buf;
+      this.view = viewOf(buf);
+    }
+    return this.view;
   }
 
   private addRecord(nowMs: number): void {

@@ -39,6 +39,7 @@ import {
   RF_V6,
   SessionRecord,
   settleRecord,
+  viewOf,
 } from '../../../src/ha/msg-records.js';
 import { wr32 } from '../../../src/wire/bytes.js';
 
@@ -250,14 +251,15 @@ describe('sync message header', () => {
 describe('session records', () => {
   it('round-trip through encode/decode with every field (property)', () => {
     const buf = new Uint8Array(256);
+    const view = viewOf(buf);
     const back = new SessionRecord();
     fc.assert(
       fc.property(recSpec, (s) => {
         const rec = toRecord(s);
-        const end = encodeRecord(buf, 3, rec);
+        const end = encodeRecord(view, 3, rec);
         expect(end - 3).toBe(recordLenOf(rec.rflags()));
         expect(checkRecords(buf, 3, end - 3, 1)).toBe(0);
-        expect(decodeRecord(buf, 3, back)).toBe(end);
+        expect(decodeRecord(view, 3, back)).toBe(end);
         expect(plain(back)).toEqual(plain(rec));
         expect(back.hasTcp).toBe(s.proto === 6 && s.op !== OP_DELETE);
         expect(back.v6).toBe(s.v6 && !s.addrs.every((a) => a[0] === 0 && a[1] === 0 && a[2] === 0xffff));
@@ -283,7 +285,7 @@ describe('session records', () => {
         const back = new SessionRecord();
         let o = 0;
         for (const p of put) {
-          o = decodeRecord(w.buf, o, back);
+          o = decodeRecord(w.view, o, back);
           expect(plain(back)).toEqual(p);
         }
         expect(o).toBe(w.len);
@@ -320,7 +322,7 @@ describe('session records', () => {
       tcp: new Array<number>(12).fill(0),
     });
     const buf = new Uint8Array(200);
-    const n = encodeRecord(buf, 0, rec);
+    const n = encodeRecord(viewOf(buf), 0, rec);
     const bad = (f: (b: Uint8Array) => void, len = n, count = 1) => {
       const b = buf.slice();
       f(b);
@@ -362,7 +364,8 @@ describe('session records', () => {
           const e = readHeader(b, 0, b.length, out);
           if (e !== ME_OK || checkBody(b, out) !== ME_OK || out.type !== T_SESSIONS) return;
           let o = out.bodyOff;
-          for (let i = 0; i < out.count; i++) o = decodeRecord(b, o, rec);
+          const v = viewOf(b);
+          for (let i = 0; i < out.count; i++) o = decodeRecord(v, o, rec);
           expect(o).toBe(out.bodyOff + out.bodyLen);
         },
       ),
