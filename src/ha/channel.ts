@@ -65,6 +65,8 @@ export class PeerChannel {
   private readonly tx = new Uint8Array(MAX_MSG);
   private readonly h = new MsgHeader();
   private readonly ranges = new Uint32Array(NACK_MAX_RANGES * 2);
+  /** The clock of the call in progress (the sender's transmit callback runs inside one). */
+  private nowMs = 0;
 
   constructor(
     readonly node: number,
@@ -79,9 +81,6 @@ export class PeerChannel {
       done,
     );
   }
-
-  /** The clock of the call in progress (sender callbacks run inside one). */
-  private nowMs = 0;
 
   /** Writes the static header of a message to this peer at b[off] (the body follows). */
   header(
@@ -158,7 +157,7 @@ export class PeerChannel {
       const n = r.missing(this.ranges, NACK_MAX_RANGES);
       if (n > 0) {
         const b = this.tx;
-        wr32(b, HEADER_LEN, r.highest);
+        wr32(b, HEADER_LEN, r.missingHigh);
         for (let i = 0; i < n * 2; i++) wr32(b, HEADER_LEN + 4 + i * 4, this.ranges[i]!);
         r.gapNew = false;
         this.lastNack = nowMs;

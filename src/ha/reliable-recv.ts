@@ -34,6 +34,8 @@ export class SyncReceiver {
   expectedAbs = 0;
   /** Highest seq that arrived. */
   highest = 0;
+  /** See missing(). */
+  missingHigh = 0;
   /** Something arrived since the last ack went out. */
   ackDue = false;
   /** A new gap opened since the last NACK went out. */
@@ -101,13 +103,15 @@ export class SyncReceiver {
   /**
    * Writes the missing ranges between the cumulative ack and the highest seq
    * received into `out` as (first, last) pairs, at most `max` of them. Returns
-   * how many.
+   * how many; `missingHigh` is then the highest seq the list covers (everything
+   * after the ack up to it that is not listed has arrived).
    */
   missing(out: Uint32Array, max: number): number {
     let n = 0;
     let q = this.expected;
     let runStart = -1;
-    while (((this.highest - q) | 0) >= 0 && n < max) {
+    this.missingHigh = this.highest;
+    while (((this.highest - q) | 0) >= 0) {
       if (!this.has(q)) {
         if (runStart < 0) runStart = q;
       } else if (runStart >= 0) {
@@ -115,6 +119,11 @@ export class SyncReceiver {
         out[n * 2 + 1] = (q - 1) >>> 0;
         n++;
         runStart = -1;
+        if (n === max) {
+          // More gaps than fit: claim only what is known, up to this received seq.
+          this.missingHigh = q;
+          break;
+        }
       }
       q = (q + 1) >>> 0;
     }

@@ -120,13 +120,13 @@ export class SyncSender {
   giveUpOldest(): void {
     if (this.inFlight() === 0) return;
     const s = this.base & this.mask;
-    if (this.state[s] === IN_FLIGHT) {
-      this.stats.gaveUp++;
-      this.state[s] = FREE;
-      this.done(this.tag[s]!, false);
-    }
+    const inFlight = this.state[s] === IN_FLIGHT;
     this.state[s] = FREE;
     this.base = (this.base + 1) >>> 0;
+    if (inFlight) {
+      this.stats.gaveUp++;
+      this.done(this.tag[s]!, false);
+    }
   }
 
   /** Everything up to and including `cum` has arrived. Stale or impossible acks are ignored. */

@@ -1,7 +1,7 @@
 /** Reliable delivery of session records between two nodes over a lossy in-memory link. */
 import { describe, expect, it } from 'vitest';
 import { RJ_BAD_MAC } from '../../../src/ha/auth.js';
-import { MsgHeader, readHeader, T_ACK, T_SESSIONS } from '../../../src/ha/msg.js';
+import { MF_RETRANSMIT, MsgHeader, readHeader, T_ACK, T_SESSIONS } from '../../../src/ha/msg.js';
 import { RX_BEYOND, RX_DUP, RX_NEW, SyncReceiver } from '../../../src/ha/reliable-recv.js';
 import { IMP_CREATED, IMP_STALE, IMP_UPDATED } from '../../../src/ha/sessions.js';
 import { addSessions, dump, expectSameTables, pair, rng, settled, touchSession } from './helpers.js';
@@ -28,6 +28,17 @@ describe('sync receiver', () => {
     expect(r.stats).toMatchObject({ delivered: 4, duplicates: 1, beyondWindow: 1, lost: 0 });
   });
 
+  it('lists at most `max` gaps and then claims nothing beyond the last one listed', () => {
+    const r = new SyncReceiver();
+    for (let q = 1; q <= 201; q += 2) r.accept(q, 1); // 2, 4, ..., 200 missing
+    const out = new Uint32Array(128);
+    expect(r.missing(out, 64)).toBe(64);
+    expect([out[0], out[1], out[126], out[127]]).toEqual([2, 2, 128, 128]);
+    expect(r.missingHigh).toBe(129);
+    expect(r.missing(out, 100)).toBe(100);
+    expect(r.missingHigh).toBe(201);
+  });
+
   it('skips what the sender gave up, counts it lost once, and wraps around 2^32', () => {
     const r = new SyncReceiver();
     expect(r.accept(0xfffffffe, 0xfffffffe)).toBe(RX_NEW);
@@ -44,6 +55,27 @@ describe('sync receiver', () => {
 });
 
 describe('reliable session sync between two nodes', () => {
+  it('recovers from more gaps than one NACK can list (every other message of a burst lost)', () => {
+    const { net, a, b } = pair();
+    net.run(20);
+    const h = new MsgHeader();
+    let k = 0;
+    net.drop = (d) =>
+      d.from === 1 &&
+      readHeader(d.data, 0, d.data.length, h) === 0 &&
+      h.type === T_SESSIONS &&
+      (h.flags & MF_RETRANSMIT) === 0 &&
+      k++ % 2 === 0;
+    addSessions(a, 1800, 11, net.now); // about 150 messages, 75 of them lost
+    a.flush(net.now);
+    const took = net.runUntil(() => settled(a, b), 10_000);
+    expect(took).toBeLessThan(10_000);
+    expect(net.dropped).toBeGreaterThan(64);
+    expect(a.peers[0]!.ch.sender.stats.gaveUp).toBe(0);
+    expect(b.table.imported[IMP_CREATED]).toBe(1800);
+    expect(expectSameTables(a, b)).toBe(1800);
+  });
+
   it('gets every insert across once when a third of the datagrams (both ways) are dropped', () => {
     const { net, a, b } = pair();
     const r = rng(7);
