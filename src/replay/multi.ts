@@ -174,6 +174,9 @@ export function replayDevices(opts: MultiReplayOptions): MultiReplayResult {
       }
     };
 
+    // The interfaces known before the first record (pcapng IDBs usually all are), in order; later ones as they come.
+    readers.forEach((r, s) => r.interfaces.forEach((_d, i) => resolve(s, i)));
+
     const paths = new FlowPaths();
     const size = captures.reduce((n, p) => n + statSync(p).size, 0);
     let bytesSeen = 0;
