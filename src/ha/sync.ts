@@ -20,7 +20,7 @@
 import type { Conntrack } from '../session/conntrack.js';
 import { rd32, wr32 } from '../wire/bytes.js';
 import { RJ_OK, SyncAuth } from './auth.js';
-import { BULK_BUDGET, BULK_DONE, BULK_FULL, BulkPurge, BulkSender } from './bulk.js';
+import { BULK_BUDGET, BULK_DONE, BULK_FULL } from './bulk.js';
 import { DEFAULT_CHANNEL, PeerChannel, type ChannelConfig, type SendFn } from './channel.js';
 import {
   BF_AUTHORITATIVE,
@@ -46,6 +46,9 @@ import {
 } from './msg-records.js';
 import { RX_NEW } from './reliable-recv.js';
 import { SyncTable } from './sessions.js';
+import { PeerState, SyncStats } from './sync-state.js';
+
+export { PeerState, SyncStats };
 
 export interface SyncConfig {
   /** This node's id (nonzero) and boot epoch (ms; larger after every restart). */
@@ -56,35 +59,6 @@ export interface SyncConfig {
   channel?: Partial<ChannelConfig>;
   /** Table slots a bulk or a purge visits per call (pacing). */
   bulkBudget?: number;
-}
-
-export class SyncStats {
-  inserts = 0;
-  updates = 0;
-  deletes = 0;
-  /** Records sent, counted once per peer. */
-  recordsSent = 0;
-  recordsReceived = 0;
-  bulksStarted = 0;
-  bulksSent = 0;
-  bulksReceived = 0;
-  bulkRequestsSent = 0;
-  bulkRequestsReceived = 0;
-  /** Bulks started because messages to a peer were given up. */
-  resyncs = 0;
-  peerRestarts = 0;
-  peersDown = 0;
-}
-
-export class PeerState {
-  readonly bulk = new BulkSender();
-  readonly purge = new BulkPurge();
-  /** A received BULK_END waiting for everything before it: its unwrapped seq (-1: none). */
-  endAbs = -1;
-  endFrom = 0;
-  endAuthoritative = false;
-  lastBulkRequest = -Infinity;
-  constructor(readonly ch: PeerChannel) {}
 }
 
 const TICKETS = 1024;
