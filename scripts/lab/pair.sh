@@ -184,8 +184,12 @@ S((sys.argv[1], 8080), h).serve_forever()' "10.0.2.1$1" "$D/www$1"
 }
 
 pair_iperf_server() { # i: (re)starts iperf3 -s in srv<i> and waits until it listens
-  local i=$1
-  [ -f "$D/iperf$i.pid" ] && { kill -KILL "$(cat "$D/iperf$i.pid")" 2>/dev/null || true; }
+  local i=$1 old
+  if [ -f "$D/iperf$i.pid" ]; then
+    old=$(cat "$D/iperf$i.pid")
+    kill -KILL "$old" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+  fi
   bg_in "${P}srv$i" "$D/iperf$i.log" iperf3 -s -B "10.0.2.1$i" -p 5201
   for _ in $(seq 50); do
     ns_exec "${P}srv$i" ss -Htln "sport = :5201" | grep -q . && return 0
@@ -262,17 +266,18 @@ pair_http() { # n: n GETs from the client alternating srv1 and srv2, 20 at a tim
   echo "$(grep -c '^200$' <<<"$out" || true)/$n"
 }
 
-pair_iperf() { # a 10 s iperf3 client -> srv1: prints "N Mbit/s" (status 0) or "failed (why)"
-  local out
-  out=$(ns_exec "${P}client" timeout 20 iperf3 -c 10.0.2.11 -p 5201 -t 10 --connect-timeout 2000 -J 2>&1)
-  "$PY" - "$out" <<'PYEOF'
+pair_iperf() { # [limit s, 15]: a 10 s iperf3 client -> srv1: prints "N Mbit/s" (status 0) or "failed (why)"
+  local out limit=${1:-15}
+  out=$(ns_exec "${P}client" timeout "$limit" iperf3 -c 10.0.2.11 -p 5201 -t 10 --connect-timeout 2000 -J 2>&1)
+  "$PY" - "$out" "$limit" <<'PYEOF'
 import json, sys
 try:
     r = json.loads(sys.argv[1])
 except ValueError:
     print('failed (no result)'); sys.exit(1)
 if r.get('error'):
-    print('failed (%s)' % r['error'].replace('unable to connect to server: ', 'connect: ')[:48]); sys.exit(1)
+    e = r['error'].replace('unable to connect to server: ', 'connect: ')
+    print('failed (%s)' % ('stalled, stopped at %s s' % sys.argv[2] if e.startswith('interrupt') else e[:48])); sys.exit(1)
 s = r['end']['sum_received']
 if s['bytes'] <= 0 or s['seconds'] < 9:
     print('failed (%d bytes in %.1f s)' % (s['bytes'], s['seconds'])); sys.exit(1)
@@ -320,7 +325,7 @@ pair_failover() {
   local ip ipok=0 job mac acked
   pair_start sync+defer failover || { echo "the devices did not start"; return 1; }
   pair_iperf_server 1 || return 1
-  pair_iperf >"$D/failover.out" &
+  pair_iperf 25 >"$D/failover.out" &
   job=$!
   sleep 2.9
   acked=$(ns_exec "${P}client" ss -tin dst 10.0.2.11:5201 | grep -o 'bytes_acked:[0-9]*' | cut -d: -f2 | sort -n | tail -n1)
