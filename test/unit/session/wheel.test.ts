@@ -168,11 +168,33 @@ describe('TimerWheel', () => {
     expect(w.advance(10_500)).toEqual([1]);
   });
 
-  it('bytesPerSession counts the link arrays', () => {
+  it('bytesPerSession counts the link arrays: two links of log2(nodes) bits per node', () => {
     const w = setup(1000, 4096, 100);
-    // next + prev: (capacity + slots + a few sentinels) * 2 * 4 bytes.
-    expect(w.wheel.bytesPerSession()).toBeGreaterThanOrEqual(((1000 + 4096) * 8) / 1000);
-    expect(w.wheel.bytesPerSession()).toBeLessThan(((1000 + 4096 + 8) * 8) / 1000);
+    // 1000 sessions + 4096 slot sentinels + the due list = 5097 nodes: 13-bit links.
+    const words = Math.ceil((5097 * 13) / 32) + 1;
+    expect(w.wheel.bytesPerSession()).toBe((2 * words * 4) / 1000);
+  });
+
+  it('a million sessions: 20-bit links (5 bytes a session), the highest ids link and expire', () => {
+    const cap = 1_000_000;
+    const expires = new Float64Array(cap);
+    const wheel = new TimerWheel(cap, expires);
+    expect(wheel.bytesPerSession()).toBeGreaterThan(5);
+    expect(wheel.bytesPerSession()).toBeLessThan(5.03);
+    const fired: number[] = [];
+    wheel.advance(0, () => {});
+    const ids = [0, 1, 31, 32, 524_287, 524_288, cap - 2, cap - 1];
+    ids.forEach((id, k) => {
+      expires[id] = 1000 + k * 100;
+      wheel.schedule(id);
+    });
+    wheel.cancel(32);
+    expect(ids.map((id) => wheel.isScheduled(id))).toEqual(ids.map((id) => id !== 32));
+    wheel.advance(1000 + 4 * 100, (id) => fired.push(id));
+    expect(fired).toEqual([0, 1, 31, 524_287]);
+    wheel.advance(10_000, (id) => fired.push(id));
+    expect(fired).toEqual([0, 1, 31, 524_287, 524_288, cap - 2, cap - 1]);
+    expect(ids.some((id) => wheel.isScheduled(id))).toBe(false);
   });
 });
 
