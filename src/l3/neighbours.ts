@@ -3,7 +3,9 @@
  * without the random jitter: an entry maps (address, port) to a MAC.
  *
  * - INCOMPLETE: a request is out; packets wait in the entry's queue (up to
- *   `queuePerEntry`, the oldest dropped first, as Linux's unres_qlen). A
+ *   `queuePerEntry`, default 32, the oldest dropped first and counted in
+ *   `queueDropped`, as Linux's unres_qlen_bytes: 212992 bytes, ~100 full
+ *   frames; a burst of new connections to one server must not lose most). A
  *   request is retried every `retransMs` (Linux retrans_time 1 s); after
  *   `maxProbes` (Linux mcast_solicit 3) unanswered ones the entry fails: it
  *   is removed and its queue dropped (counted).
@@ -89,7 +91,7 @@ export class NeighbourCache {
     this.retransMs = o.retransMs ?? 1000;
     this.delayMs = o.delayMs ?? 5000;
     this.maxProbes = o.maxProbes ?? 3;
-    this.queuePerEntry = o.queuePerEntry ?? 3;
+    this.queuePerEntry = o.queuePerEntry ?? 32;
     this.slotBytes = o.slotBytes ?? 2048;
     const nSlots = Math.max(1, Math.floor((o.queueBytes ?? 256 * 1024) / this.slotBytes));
     this.macs = new Uint8Array(cap * 6);

@@ -24,8 +24,16 @@ function released(n: NeighbourCache, count: number): Uint8Array[] {
 }
 
 describe('NeighbourCache: resolution and queue', () => {
-  it('new -> pending -> learned releases the queue with the MAC filled in', () => {
+  it('queues a burst of 32 packets per address by default (Linux keeps ~100 full frames)', () => {
     const n = new NeighbourCache({ capacity: 8 });
+    n.resolve(A, 1, 0);
+    for (let t = 1; t <= 33; t++) expect(n.enqueue(A, 1, frame(t), 0, 60)).toBe(true);
+    expect(n.queueLength(n.find(A, 1))).toBe(32);
+    expect(n.stats.queueDropped).toBe(1);
+  });
+
+  it('new -> pending -> learned releases the queue with the MAC filled in', () => {
+    const n = new NeighbourCache({ capacity: 8, queuePerEntry: 3 });
     expect(n.resolve(A, 1, 0)).toBe(NEIGH_NEW);
     expect(n.resolve(A, 1, 10)).toBe(NEIGH_PENDING);
     const i = n.find(A, 1);
