@@ -11,6 +11,7 @@ import { ADDR_OWN } from '../l3/routes.js';
 import type { HealthProbes } from '../lb/probes.js';
 import {
   R_NON_IP,
+  R_NOT_OUR_MAC,
   R_PEER_NOT_TRUSTED,
   R_TO_DEVICE,
   reasonCode,
@@ -149,6 +150,8 @@ export class Device extends DeviceCore {
       if (!this.redirected && ha.fromPeerMac(buf, p.ethOff, iface)) this.redirected = true;
     }
     if (rs) {
+      // A peer's tunnel carries frames as they were addressed to the peer.
+      if (!this.redirected && rs.foreignMac(p, iface)) return this.drop(R_NOT_OUR_MAC);
       const b = rs.before(p, iface, this.now);
       if (b === IN_CONSUMED) {
         if (tr) tr.note('l3', 'for the device: answered (ARP/ND or ping)');

@@ -53,6 +53,20 @@ export class RouteStage {
     for (const r of cfg.routes) this.router.addRoute(r.prefix, r.port, r.via);
   }
 
+  /**
+   * A unicast frame for another MAC than this port's: a router's NIC would
+   * not take it (a bridge floods frames for unknown or other stations).
+   */
+  foreignMac(p: Packet, inPort: number): boolean {
+    const o = p.ethOff;
+    const ports = this.router.ports;
+    if (o < 0 || inPort < 0 || (p.buf[o]! & 1) !== 0 || !ports.hasPort(inPort)) return false;
+    const m = ports.macs;
+    const b = inPort * 6;
+    for (let k = 0; k < 6; k++) if (p.buf[o + k] !== m[b + k]) return true;
+    return false;
+  }
+
   /** ARP/ND and packets to the device: consumed, or dropped, or passed on. */
   before(p: Packet, inPort: number, nowMs: number): number {
     const r = this.router;

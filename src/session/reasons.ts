@@ -35,6 +35,7 @@ const PIPELINE_REASONS = [
   'nat-exhausted', // masquerade found no free source port
   'peer-not-trusted',
   'martian', // a source address that cannot be real (loopback, multicast source)
+  'not-our-mac', // router mode: a unicast frame for another MAC (flooded by a bridge)
 ] as const;
 
 export const REASONS = [...DECODE_ERRORS, ...PIPELINE_REASONS] as const;
@@ -73,3 +74,4 @@ export const R_NO_REAL_SERVER = reasonCode('no-real-server');
 export const R_NAT_EXHAUSTED = reasonCode('nat-exhausted');
 export const R_PEER_NOT_TRUSTED = reasonCode('peer-not-trusted');
 export const R_MARTIAN = reasonCode('martian');
+export const R_NOT_OUR_MAC = reasonCode('not-our-mac');

@@ -75,6 +75,21 @@ describe('router mode', () => {
     expect(h.sent).toHaveLength(2);
   });
 
+  it('drops a unicast frame for another MAC (a bridge floods those), as a router NIC would', () => {
+    const h = harness();
+    const to = (dstMac: string) =>
+      buildFrame({
+        srcMac: CLIENT,
+        dstMac,
+        ipv4: { src: '10.0.1.2', dst: '10.0.2.11' },
+        udp: { srcPort: 5000, dstPort: 53 },
+        payload: new Uint8Array(8),
+      });
+    expect(h.feed(to('02:00:00:00:00:99'), 0)).toBe('dropped not-our-mac');
+    expect(h.sent).toEqual([]);
+    expect(h.feed(to(DEV_LAN), 0)).not.toBe('dropped not-our-mac');
+  });
+
   it('answers a ping to its own address', () => {
     const h = harness();
     const ping = buildFrame({
