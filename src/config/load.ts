@@ -299,8 +299,11 @@ function normalise(
   const ha = normaliseHa(raw.ha, ports, problem);
   if (ha && !routerMode) problem(['ha'], 'ha needs router mode (ports with addresses)');
   // In sync mode each device may see one direction of a connection only (that is the point):
-  // window tracking cannot work there, so it is liberal, as pf's sloppy state is.
-  if (ha?.mode === 'sync') ct.tcp.liberal = true;
+  // window tracking cannot work there, and the handshake is half seen (pf's sloppy state).
+  if (ha?.mode === 'sync') {
+    ct.tcp.liberal = true;
+    ct.tcp.asymmetric = true;
+  }
 
   const fr = raw.fragments ?? {};
   return {

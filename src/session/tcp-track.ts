@@ -184,6 +184,14 @@ function track(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig
   const lastDir = (last >> LAST_DIR_SHIFT) & 1;
   let skipWindow = false;
 
+  if (
+    cfg.asymmetric === true &&
+    index === TCP_IDX_ACK &&
+    ((dir === 0 && old === TCP_STATE_SYN_SENT) || (dir === 1 && old === TCP_STATE_SYN_RECV))
+  ) {
+    // The SYN-ACK (or the client's ACK) went through the peer: see TcpConfig.asymmetric.
+    next = TCP_STATE_ESTABLISHED;
+  }
   let ignore = next === TCP_STATE_IGNORE;
   if (next === TCP_STATE_SYN_SENT && old >= TCP_STATE_TIME_WAIT) {
     // SYN after the connection closed (RFC 1122 4.2.2.13 allows reopening from

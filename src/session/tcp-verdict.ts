@@ -50,5 +50,12 @@ export interface TcpConfig {
    * let them through without a state change, as current conntrack does.
    */
   strictLowerBound?: boolean;
+  /**
+   * One device of a pair whose paths are asymmetric sees one direction of a
+   * connection only: the other half of the handshake went through the peer.
+   * The originator's ACK in SYN_SENT, or the responder's ACK in SYN_RECV,
+   * then establishes the connection (pf's sloppy state does the same).
+   */
+  asymmetric?: boolean;
 }
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = { liberal: false, loose: true, maxRetrans: 3 };

@@ -119,6 +119,42 @@ describe('HA: session sync', () => {
     expect(s.recordsReceived).toBeGreaterThanOrEqual(1);
   });
 
+  it('a whole asymmetric connection: fw1 sees the client half, fw2 the server half, both forward all', () => {
+    const h = pair(true);
+    const c2s = (flags: number, seq: number, ack: number, data = 0) =>
+      buildFrame({
+        srcMac: CLIENT,
+        dstMac: FW[0]!.lan,
+        ipv4: { src: '10.0.1.2', dst: '10.0.2.11' },
+        tcp: { srcPort: 42000, dstPort: 8080, seq, ack, flags, window: 65535 },
+        payload: new Uint8Array(data),
+      });
+    const s2c = (flags: number, seq: number, ack: number, data = 0) =>
+      buildFrame({
+        srcMac: SRV,
+        dstMac: FW[1]!.servers,
+        ipv4: { src: '10.0.2.11', dst: '10.0.1.2' },
+        tcp: { srcPort: 8080, dstPort: 42000, seq, ack, flags, window: 65535 },
+        payload: new Uint8Array(data),
+      });
+    expect(h.feed(0, c2s(TCP_SYN, 1000, 0), 0)).toBe('held');
+    h.pump();
+    h.run(10);
+    expect(h.feed(1, s2c(TCP_SYN | TCP_ACK, 5000, 1001), 1)).toBe('forwarded');
+    const verdicts = [
+      h.feed(0, c2s(TCP_ACK, 1001, 5001), 0),
+      h.feed(0, c2s(TCP_ACK, 1001, 5001, 100), 0),
+      h.feed(1, s2c(TCP_ACK, 5001, 1101, 1000), 1),
+      h.feed(0, c2s(TCP_ACK, 1101, 6001), 0),
+      h.feed(1, s2c(TCP_ACK, 6001, 1101, 1000), 1),
+    ];
+    expect(verdicts).toEqual(Array(5).fill('forwarded'));
+    h.pump();
+    const state = (i: number) => h.devs[i]!.ct.table; // sessions on both
+    expect([state(0).count, state(1).count]).toEqual([1, 1]);
+    expect(h.devs.map((d) => d.stats.dropsByReason.reduce((a, b) => a + b, 0))).toEqual([0, 0]);
+  });
+
   it('defer: the SYN waits for the peer to acknowledge the insert, then goes out', () => {
     const h = pair(true);
     expect(h.feed(0, syn(), 0)).toBe('held');
