@@ -51,6 +51,14 @@ export interface StatsJson {
   ports: PortCounters[];
   /** Counters of the live driver, when it runs live. */
   live?: { unroutable: number; errors: number; ticks: number };
+  /** A device of an HA pair: redirects, sync and defer (with the delay defer added, ms). */
+  ha?: {
+    mode: string;
+    redirect: Record<string, number>;
+    sync?: Record<string, number>;
+    peersUp?: number;
+    defer?: Record<string, number>;
+  };
 }
 
 /** A real server's health as the control API reports it. */

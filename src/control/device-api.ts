@@ -7,6 +7,7 @@
  */
 import type { Device } from '../device/device.js';
 import { VERDICT_NAMES } from '../device/verdict.js';
+import { REJECT_NAMES } from '../ha/auth.js';
 import { addrPort } from '../lb/ipvsadm.js';
 import { sessionRecord, type SessionRecord } from '../session/list.js';
 import { REASONS } from '../session/reasons.js';
@@ -100,6 +101,7 @@ export function deviceControlApi(device: () => Device, opts: DeviceApiOptions): 
         ports,
       };
       if (opts.live) out.live = opts.live();
+      if (dev.ha) out.ha = haStats(dev);
       return out;
     },
 
@@ -130,4 +132,30 @@ export function deviceControlApi(device: () => Device, opts: DeviceApiOptions): 
   };
   if (opts.reload) api.reload = opts.reload;
   return api;
+}
+
+/** The HA part of /stats: plain counters of the HA stage, the sync node and defer. */
+function haStats(dev: Device): NonNullable<StatsJson['ha']> {
+  const ha = dev.ha!;
+  const out: NonNullable<StatsJson['ha']> = { mode: ha.cfg.mode, redirect: { ...ha.counters } };
+  const sync = dev.sync;
+  if (sync) {
+    const rejected: Record<string, number> = {};
+    REJECT_NAMES.forEach((n, i) => {
+      if (i > 0) rejected[`rejected-${n}`] = sync.node.auth.rejected[i]!;
+    });
+    out.sync = { ...sync.counters, ...numbers(sync.node.stats), ...rejected };
+    out.peersUp = sync.node.peers.filter((p) => p.ch.up).length;
+    if (sync.defer) {
+      const d = sync.deferDelays();
+      out.defer = { ...numbers(sync.defer.stats), delays: d.count, delayP50Ms: d.p50Ms, delayP99Ms: d.p99Ms };
+    }
+  }
+  return out;
+}
+
+function numbers(o: object): Record<string, number> {
+  const r: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) if (typeof v === 'number') r[k] = v;
+  return r;
 }

@@ -24,6 +24,7 @@ import { PROTO_UDP } from '../wire/packet.js';
 type Emit = (port: number, buf: Uint8Array, off: number, len: number) => void;
 
 const HDR = 14 + 20 + 8;
+const DELAYS = 4096;
 
 export interface SyncStageCounters {
   datagramsSent: number;
@@ -54,6 +55,11 @@ export class SyncStage {
   private readonly linkAddr: number;
   private readonly peerMac = new Map<number, Uint8Array>();
   private readonly peerAddr = new Map<number, number>();
+  /** The device clock as last seen (releases by ack have no clock of their own). */
+  private now = 0;
+  /** The delays defer added, ms: the last DELAYS of them. */
+  private readonly delays = new Float64Array(DELAYS);
+  private nDelays = 0;
 
   constructor(
     private readonly cfg: HaConfig,
@@ -82,8 +88,12 @@ export class SyncStage {
       (peer, buf, off, len) => this.send(peer, buf, off, len),
     );
     this.defer = cfg.defer
-      ? new DeferQueue({ ...DEFAULT_DEFER, timeoutMs: cfg.deferTimeoutMs }, (port, buf, off, len) =>
-          this.emit(port, buf, off, len),
+      ? new DeferQueue(
+          { ...DEFAULT_DEFER, timeoutMs: cfg.deferTimeoutMs },
+          (port, buf, off, len, _t, heldAt) => {
+            this.delays[this.nDelays++ % DELAYS] = this.now - heldAt;
+            this.emit(port, buf, off, len);
+          },
         )
       : null;
     const defer = this.defer;
@@ -94,14 +104,25 @@ export class SyncStage {
     this.node.start(nowMs);
   }
 
+  /** The delay defer added to first packets (the last 4096): count, median and 99th percentile, ms. */
+  deferDelays(): { count: number; p50Ms: number; p99Ms: number } {
+    const n = Math.min(this.nDelays, DELAYS);
+    if (n === 0) return { count: 0, p50Ms: 0, p99Ms: 0 };
+    const d = this.delays.slice(0, n).sort();
+    const at = (q: number): number => d[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
+    return { count: this.nDelays, p50Ms: at(0.5), p99Ms: at(0.99) };
+  }
+
   /** A sync datagram from a peer's address (UDP payload). */
   receive(buf: Uint8Array, off: number, len: number, nowMs: number): void {
+    this.now = nowMs;
     this.counters.datagramsReceived++;
     if (this.node.receive(buf, off, len, nowMs) !== 0) this.counters.rejected++;
   }
 
   /** A local session was created: announced; the defer ticket of its first packet, or -1. */
   created(id: number, nowMs: number): number {
+    this.now = nowMs;
     const t = this.node.inserted(id, nowMs);
     if (!this.defer || t < 0) return -1;
     // The insert must leave now for the ack to come back within the defer timeout.
@@ -121,6 +142,7 @@ export class SyncStage {
 
   /** Timers: the sync node's, defer timeouts, and takeover when every peer is silent. */
   tick(nowMs: number): void {
+    this.now = nowMs;
     this.node.tick(nowMs);
     if (this.defer) this.defer.expire(nowMs);
     const anyUp = this.node.anyUp();

@@ -20,7 +20,15 @@ export interface DeferConfig {
 export const DEFAULT_DEFER: DeferConfig = { maxPackets: 128, timeoutMs: 20, slotBytes: 1536 };
 
 /** Sends a released frame: buf[off, off + len) on `port`; `timedOut`: released by the timeout, not an ack. */
-export type ReleaseFn = (port: number, buf: Uint8Array, off: number, len: number, timedOut: boolean) => void;
+/** `heldAtMs`: when the packet was held (the delay defer added is the release time minus it). */
+export type ReleaseFn = (
+  port: number,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  timedOut: boolean,
+  heldAtMs: number,
+) => void;
 
 export class DeferStats {
   held = 0;
@@ -123,7 +131,8 @@ export class DeferQueue {
       if (byAck) this.stats.releasedByAck++;
       else this.stats.releasedByTimeout++;
       released++;
-      this.release(this.port[s]!, this.slab, s * this.cfg.slotBytes, this.len[s]!, byTime);
+      const heldAt = this.until[s]! - this.cfg.timeoutMs;
+      this.release(this.port[s]!, this.slab, s * this.cfg.slotBytes, this.len[s]!, byTime, heldAt);
       this.free[this.nFree++] = s;
     }
     this.n = kept;

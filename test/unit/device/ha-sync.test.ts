@@ -164,6 +164,8 @@ describe('HA: session sync', () => {
     const out = h.take(0);
     expect(out.map((o) => [o.port, formatIp(o.p.dst), o.p.tcpFlags])).toEqual([[1, '10.0.2.11', TCP_SYN]]);
     expect(h.devs[0]!.sync!.defer!.stats.held).toBe(1);
+    // The ack came back at the same simulated instant: no delay added.
+    expect(h.devs[0]!.sync!.deferDelays()).toEqual({ count: 1, p50Ms: 0, p99Ms: 0 });
     expect(h.devs[1]!.ct.table.count).toBe(1);
   });
 
@@ -175,6 +177,10 @@ describe('HA: session sync', () => {
     expect(h.take(0)).toEqual([]);
     h.run(20);
     expect(h.take(0).map((o) => o.p.dstPort)).toEqual([8080]);
+    const d = h.devs[0]!.sync!.deferDelays();
+    expect(d.count).toBe(1);
+    expect(d.p50Ms).toBeGreaterThanOrEqual(20);
+    expect(d.p99Ms).toBeLessThanOrEqual(30);
   });
 
   it('takes over the silent peer address with a gratuitous ARP', () => {
