@@ -95,10 +95,13 @@ export class TcpStore {
   /** TCP_WORDS words per session (see the file header). */
   readonly data: Uint32Array;
 
+  /**
+   * A block holds a session's state from its clear() on (tcpInit clears it);
+   * the store is not written here, so its pages cost nothing until used.
+   */
   constructor(capacity: number) {
     this.capacity = capacity;
     this.data = new Uint32Array(capacity * TCP_WORDS);
-    for (let id = 0; id < capacity; id++) this.data[id * TCP_WORDS + W_META] = META_CLEAR;
   }
 
   /** Forget session `id` (state NONE, no window data). */
