@@ -293,6 +293,69 @@ describe('SessionTable: eviction candidate', () => {
   });
 });
 
+describe('SessionTable: lookupBatch', () => {
+  it('finds what lookup finds, for hits in both directions, NAT tuples, slab sessions and misses', () => {
+    const n = 5000;
+    const t = new SessionTable(8192);
+    const ip = (i: number, net: number): number => ((net << 24) | (i + 1)) >>> 0;
+    const w4 = (x: number): Uint32Array => Uint32Array.of(0, 0, 0xffff, x);
+    for (let i = 0; i < n; i++) {
+      const o = pp(1024 + (i % 60000), 80);
+      if (i % 7 === 0) {
+        // NAT: the reply comes from another address and port.
+        t.insert(
+          zp(0, TCP),
+          w4(ip(i, 10)),
+          w4(ip(i, 11)),
+          o,
+          w4(ip(i, 12)),
+          w4(ip(i, 10)),
+          pp(8080, o >>> 16),
+          0,
+        );
+      } else if (i % 11 === 0) {
+        // Mixed family: the reply tuple is IPv6, so both live in the slab.
+        t.insert(
+          zp(0, TCP),
+          w4(ip(i, 10)),
+          w4(ip(i, 11)),
+          o,
+          A('2001:db8::1'),
+          A(`2001:db8::${(i % 65535).toString(16)}`),
+          swap(o),
+          0,
+        );
+      } else ins(t, zp(0, TCP), formatIp(w4(ip(i, 10))), formatIp(w4(ip(i, 11))), o);
+    }
+    const m = 3 * n;
+    const zpA = new Uint32Array(m).fill(zp(0, TCP));
+    const src = new Uint32Array(m);
+    const dst = new Uint32Array(m);
+    const ports = new Uint32Array(m);
+    let rnd = 99;
+    for (let k = 0; k < m; k++) {
+      rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
+      const i = rnd % n;
+      const o = pp(1024 + (i % 60000), 80);
+      const kind = k % 3;
+      src[k] = kind === 1 ? ip(i, 11) : ip(i, 10);
+      dst[k] = kind === 1 ? ip(i, 10) : ip(i, 11);
+      ports[k] = kind === 1 ? swap(o) : kind === 2 ? o ^ 1 : o; // reply direction, a miss, original
+      if (k % 17 === 0) zpA[k] = zp(3, TCP); // another zone: a miss
+    }
+    const out = new Int32Array(m);
+    t.lookupBatch(zpA, src, dst, ports, m, out);
+    let hits = 0;
+    for (let k = 0; k < m; k++) {
+      const want = t.lookup(zpA[k]!, w4(src[k]!), w4(dst[k]!), ports[k]!);
+      expect(out[k]).toBe(want);
+      if (want >= 0) hits++;
+    }
+    expect(hits).toBeGreaterThan(n);
+    expect(hits).toBeLessThan(2 * n);
+  });
+});
+
 describe('SessionTable: memory', () => {
   it('bytesPerSession is the typed-array memory divided by capacity', () => {
     const cap = 1 << 16;
@@ -404,6 +467,26 @@ describe('SessionTable: model-based property (Map oracle)', () => {
             }
           }
           for (const id of sessions.keys()) expect(t.isUsed(id)).toBe(true);
+          // lookupBatch agrees with lookup on every tuple with IPv4 (or IPv4-mapped) addresses.
+          const v4 = ADDRS.map((a, i) => (a[0] === 0 && a[1] === 0 && a[2] === 0xffff ? i : -1)).filter(
+            (i) => i >= 0,
+          );
+          const keys: Tuple[] = [];
+          for (const z of ZPS)
+            for (const s of v4)
+              for (const d of v4)
+                for (const a of PORTS)
+                  for (const b of PORTS) keys.push({ zp: z, src: s, dst: d, ports: pp(a, b) });
+          const out = new Int32Array(keys.length);
+          t.lookupBatch(
+            Uint32Array.from(keys, (k) => k.zp),
+            Uint32Array.from(keys, (k) => ADDRS[k.src]![3]!),
+            Uint32Array.from(keys, (k) => ADDRS[k.dst]![3]!),
+            Uint32Array.from(keys, (k) => k.ports),
+            keys.length,
+            out,
+          );
+          keys.forEach((k, i) => expect(out[i]).toBe(model.get(keyOf(k)) ?? -1));
         },
       ),
       { numRuns: 300 },
