@@ -296,6 +296,19 @@ sys.exit(0 if d.get('no-session', 0) + d.get('policy-deny', 0) > 0 else 1)
 PYEOF
 }
 
+pair_defer() { # node: the delay defer added to first packets there, from the control API
+  local out
+  out=$(sdev_cmd stats --socket "$D/fw$1.sock" --json 2>&1) || { echo "no stats: $out"; return 1; }
+  "$PY" - "$out" <<'PYEOF'
+import json, sys
+d = (json.loads(sys.argv[1]).get('ha') or {}).get('defer')
+if not d or not d.get('delays'):
+    print('no deferred packets'); sys.exit(1)
+print('defer added p50 %.1f ms, p99 %.1f ms (%d held, %d by timeout)' % (
+    d['delayP50Ms'], d['delayP99Ms'], d['delays'], d.get('releasedByTimeout', 0)))
+PYEOF
+}
+
 # One mode: both devices restarted in it, then HTTP and iperf3 from the client.
 pair_mode() {
   local mode=$1 http ip ipok=0 drops
@@ -310,6 +323,10 @@ pair_mode() {
       [ "${http%/*}" = 0 ] && [ $ipok = 0 ] && [ "${drops%% *}" != none ]
       ;;
     sync) echo "HTTP $http, iperf3 $ip (measured only: sync without defer races)" ;;
+    sync+defer)
+      echo "HTTP $http, iperf3 $ip; $(pair_defer 1)"
+      [ "$http" = "$PAIR_HTTP/$PAIR_HTTP" ] && [ $ipok = 1 ]
+      ;;
     *)
       echo "HTTP $http, iperf3 $ip"
       [ "$http" = "$PAIR_HTTP/$PAIR_HTTP" ] && [ $ipok = 1 ]
@@ -329,11 +346,25 @@ pair_failover() {
   job=$!
   sleep 2.9
   acked=$(ns_exec "${P}client" ss -tin dst 10.0.2.11:5201 | grep -o 'bytes_acked:[0-9]*' | cut -d: -f2 | sort -n | tail -n1)
+  local killed took
+  killed=$(date +%s.%N)
   kill -KILL "$(cat "$D/sdev-fw1.failover.pid")"
   wait $job && ipok=1
+  # When fw2 took over: its log line's time, after the kill.
+  took=$("$PY" - "$killed" "$D/sdev-fw2.failover.log" <<'PYEOF'
+import datetime, json, sys
+for line in open(sys.argv[2]):
+    try: r = json.loads(line)
+    except ValueError: continue
+    if 'took over' in r.get('msg', ''):
+        t = datetime.datetime.fromisoformat(r['time'].replace('Z', '+00:00')).timestamp()
+        print('takeover %d ms after the kill' % round((t - float(sys.argv[1])) * 1000)); break
+else: print('no takeover logged')
+PYEOF
+)
   ip=$(cat "$D/failover.out")
   mac=$(ns_exec "${P}client" ip neigh show 10.0.1.1 | grep -o 'lladdr [0-9a-f:]*' || echo "no entry")
-  echo "iperf3 $ip; $((${acked:-0} / 1000000)) MB acked before the kill; client's 10.0.1.1: ${mac#lladdr }"
+  echo "iperf3 $ip; $((${acked:-0} / 1000000)) MB acked before the kill; client's 10.0.1.1: ${mac#lladdr }; $took"
   [ $ipok = 1 ] && [ "${acked:-0}" -gt 1000000 ] && [ "${mac#lladdr }" = 02:5d:02:00:01:01 ]
 }
 
