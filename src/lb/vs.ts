@@ -55,7 +55,9 @@ export class VirtualServers {
       if (!c) for (const r of v.reals) pool.add(r.addr, r.port, r.weight, r.up);
       this.pools.push(pool);
       this.realPort.push(Int32Array.from(pool.port.subarray(0, pool.slots)));
-      this.schedulers.push(c?.scheduler ?? createScheduler(v.scheduler, pool, { mhTableSize: v.mhTableSize }));
+      this.schedulers.push(
+        c?.scheduler ?? createScheduler(v.scheduler, pool, { mhTableSize: v.mhTableSize }),
+      );
       const pers = v.persistenceMs > 0 ? (c?.persistence ?? new Persistence(pool, v.persistenceMs)) : null;
       this.persistence.push(pers);
     });
