@@ -16,6 +16,7 @@ import {
   portsOf,
   replyPorts,
 } from './keys.js';
+import { isV4Mapped } from './hash.js';
 import { R_INVALID_ICMP, R_NO_SESSION, R_TABLE_FULL } from './reasons.js';
 import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_ASSURED, F_SEEN_REPLY, SessionTable } from './table.js';
 import {
@@ -95,6 +96,10 @@ export class Conntrack {
   kPorts = 0;
   kZoneProto = 0;
   kProto = 0;
+  /** The clock of the packet being tracked (see track). */
+  private now = 0;
+  /** Whether both key addresses are IPv4 (IPv4-mapped): find() then takes the IPv4 lookup. */
+  kV4 = false;
 
   private readonly rSrc = new Uint32Array(4);
   private readonly rDst = new Uint32Array(4);
@@ -135,6 +140,7 @@ export class Conntrack {
         this.kPorts = replyPorts(proto, innerPortsOf(pkt));
         this.kProto = proto;
         this.kZoneProto = ((zone << 8) | proto) >>> 0;
+        this.kV4 = isV4Mapped(this.kSrc, 0) && isV4Mapped(this.kDst, 0);
         return kind;
       }
       kind = icmpKind(proto, pkt.icmpType);
@@ -145,14 +151,20 @@ export class Conntrack {
     this.kPorts = portsOf(pkt);
     this.kProto = proto;
     this.kZoneProto = ((zone << 8) | proto) >>> 0;
+    this.kV4 = pkt.ipVersion === 4 || (isV4Mapped(this.kSrc, 0) && isV4Mapped(this.kDst, 0));
     return kind;
   }
 
   /** Finds the session of the current key: (id << 1) | dir, or -1. An expired session is removed here. */
   find(nowMs: number): number {
-    const e = this.table.lookup(this.kZoneProto, this.kSrc, this.kDst, this.kPorts);
+    const t = this.table;
+    // Words passed as signed numbers: no heap number per call for a word of 2^31 or more.
+    const e = this.kV4
+      ? t.lookup4(this.kZoneProto, this.kSrc[3]! | 0, this.kDst[3]! | 0, this.kPorts | 0)
+      : t.lookup(this.kZoneProto, this.kSrc, this.kDst, this.kPorts);
     if (e < 0) return -1;
-    if (this.table.expires(e >> 1) <= nowMs) {
+    // The expiry read in place: a double returned by a call V8 did not inline is boxed.
+    if (t.f64[(e >> 1) * EXPIRES_STRIDE + EXPIRES_OFFSET]! <= nowMs) {
       this.expire(e >> 1);
       return -1;
     }
@@ -224,6 +236,15 @@ export class Conntrack {
    * or REOPEN (a SYN on a closed session: remove it and create anew).
    */
   track(entry: number, pkt: Packet, nowMs: number, frameLen: number, related: boolean): number {
+    // Small enough to be inlined where it is called: the clock goes through a
+    // field, so no heap number is made for it per packet (trackAt is not inlined).
+    this.now = nowMs;
+    return this.trackAt(entry, pkt, frameLen, related);
+  }
+
+  /** track() at the time in `now`. */
+  private trackAt(entry: number, pkt: Packet, frameLen: number, related: boolean): number {
+    const nowMs = this.now;
     const id = entry >> 1;
     const dir = entry & 1;
     const t = this.table;
@@ -258,9 +279,11 @@ export class Conntrack {
     }
     t.setFlags(id, flags);
     t.count1(entry, frameLen);
-    const old = t.expires(id);
+    const f64 = t.f64;
+    const at = id * EXPIRES_STRIDE + EXPIRES_OFFSET;
+    const old = f64[at]!;
     const next = nowMs + timeoutMs;
-    t.setExpires(id, next);
+    f64[at] = next;
     if (next < old) this.wheel.schedule(id);
     return 0;
   }

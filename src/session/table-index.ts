@@ -14,7 +14,7 @@
  * (one word each); IPv6 sessions keep them in a growable side slab, so an
  * IPv4 session costs no IPv6-sized key. Nothing here allocates per packet.
  */
-import { hashTuple, hashTuple4, isV4Mapped } from './hash.js';
+import { hash4, hashTuple, isV4Mapped } from './hash.js';
 import {
   EMPTY,
   ENTRY,
@@ -81,10 +81,8 @@ export abstract class SessionIndex {
    * `src`/`dst` are 4-word addresses starting at index 0.
    */
   lookup(zoneProto: number, src: Uint32Array, dst: Uint32Array, ports: number): number {
-    const v4 = isV4Mapped(src, 0) && isV4Mapped(dst, 0);
-    const h = v4
-      ? hashTuple4(zoneProto, src[3]!, dst[3]!, ports)
-      : hashTuple(zoneProto, src, 0, dst, 0, ports);
+    if (isV4Mapped(src, 0) && isV4Mapped(dst, 0)) return this.lookup4(zoneProto, src[3]!, dst[3]!, ports);
+    const h = hashTuple(zoneProto, src, 0, dst, 0, ports);
     const index = this.index;
     const n = this.slots;
     const fp = fpOf(h);
@@ -97,13 +95,22 @@ export abstract class SessionIndex {
         if (
           this.w[b + W_PORTS + (e & 1)] === ports &&
           this.w[b + W_ZP] === zoneProto &&
-          this.addrMatch(b, e & 1, v4, src, dst)
+          this.addrMatch(b, e & 1, src, dst)
         ) {
           return e & ENTRY;
         }
       }
       i = i + 1 === n ? 0 : i + 1;
     }
+  }
+
+  /**
+   * lookup() of an IPv4 tuple with its addresses as 32-bit words (signed or
+   * unsigned: as a signed word a value stays a small integer through calls).
+   */
+  lookup4(zoneProto: number, src: number, dst: number, ports: number): number {
+    const h = hash4(zoneProto, src, dst, ports);
+    return this.probe4(slotOf(h >>> 0, this.slots), fpOf(h), zoneProto, src, dst, ports);
   }
 
   /**
@@ -131,9 +138,9 @@ export abstract class SessionIndex {
       const index = this.index;
       const n = this.slots;
       for (let k = 0; k < m; k++) {
-        const h = hashTuple4(zoneProto[at + k]!, src[at + k]!, dst[at + k]!, ports[at + k]!);
+        const h = hash4(zoneProto[at + k]!, src[at + k]!, dst[at + k]!, ports[at + k]!);
         hash[k] = h;
-        slot[k] = slotOf(h, n);
+        slot[k] = slotOf(h >>> 0, n);
       }
       for (let k = 0; k < m; k++) first[k] = index[slot[k]!]!;
       for (let k = 0; k < m; k++) {
@@ -151,53 +158,57 @@ export abstract class SessionIndex {
 
   /** Scratch of lookupBatch (one group of keys). */
   private readonly bSlot = new Int32Array(BATCH);
-  private readonly bHash = new Uint32Array(BATCH);
+  private readonly bHash = new Int32Array(BATCH);
   private readonly bFirst = new Int32Array(BATCH);
   /** Keeps the touching loads of lookupBatch from being optimised away. */
   bTouched = 0;
 
-  /** lookup() of an IPv4 tuple from its home slot and fingerprint. */
+  /** lookup4() from the tuple's home slot and fingerprint (words signed or unsigned). */
   private probe4(i: number, fp: number, zoneProto: number, src: number, dst: number, ports: number): number {
     const index = this.index;
     const n = this.slots;
     const w = this.w;
+    const zp = zoneProto | 0;
+    const s = src | 0;
+    const d = dst | 0;
+    const pp = ports | 0;
     for (;;) {
       const e = index[i]!;
       if (e === EMPTY) return -1;
       if ((e & FP_MASK) === fp) {
         const dir = e & 1;
         const b = ((e & ENTRY) >> 1) * STRIDE;
-        if (w[b + W_PORTS + dir] === ports && w[b + W_ZP] === zoneProto) {
+        if ((w[b + W_PORTS + dir]! | 0) === pp && (w[b + W_ZP]! | 0) === zp) {
           if ((w[b + W_FLAGS]! & F_V6) === 0) {
             const a = b + W_ADDR + dir * 2;
-            if (w[a] === src && w[a + 1] === dst) return e & ENTRY;
-          } else {
-            const s6 = w[b + W_ADDR]! * 16 + dir * 8;
-            const v = this.v6;
-            if (
-              v[s6] === 0 &&
-              v[s6 + 1] === 0 &&
-              v[s6 + 2] === 0xffff &&
-              v[s6 + 3] === src &&
-              v[s6 + 4] === 0 &&
-              v[s6 + 5] === 0 &&
-              v[s6 + 6] === 0xffff &&
-              v[s6 + 7] === dst
-            )
-              return e & ENTRY;
-          }
+            if ((w[a]! | 0) === s && (w[a + 1]! | 0) === d) return e & ENTRY;
+          } else if (this.mappedMatch(w[b + W_ADDR]! * 16 + dir * 8, s, d)) return e & ENTRY;
         }
       }
       i = i + 1 === n ? 0 : i + 1;
     }
   }
 
-  private addrMatch(b: number, dir: number, v4: boolean, src: Uint32Array, dst: Uint32Array): boolean {
+  /** Whether the slab's tuple at `s6` is IPv4-mapped src -> dst (signed words). */
+  private mappedMatch(s6: number, src: number, dst: number): boolean {
+    const v = this.v6;
+    return (
+      v[s6] === 0 &&
+      v[s6 + 1] === 0 &&
+      v[s6 + 2] === 0xffff &&
+      (v[s6 + 3]! | 0) === src &&
+      v[s6 + 4] === 0 &&
+      v[s6 + 5] === 0 &&
+      v[s6 + 6] === 0xffff &&
+      (v[s6 + 7]! | 0) === dst
+    );
+  }
+
+  /** Whether the tuple of `dir` at block `b` has the (not IPv4-mapped) addresses src -> dst. */
+  private addrMatch(b: number, dir: number, src: Uint32Array, dst: Uint32Array): boolean {
     const w0 = this.w;
-    if ((w0[b + W_FLAGS]! & F_V6) === 0) {
-      const a = b + W_ADDR + dir * 2;
-      return v4 && w0[a] === src[3] && w0[a + 1] === dst[3];
-    }
+    // An IPv4 session keeps IPv4 addresses only.
+    if ((w0[b + W_FLAGS]! & F_V6) === 0) return false;
     // The slab holds all four words, so an IPv4-mapped query (one side of a
     // mixed-family, NAT64-style session) compares exactly like an IPv6 one.
     const s6 = w0[b + W_ADDR]! * 16 + dir * 8;
@@ -268,7 +279,7 @@ export abstract class SessionIndex {
     const ports = w[b + W_PORTS + dir]!;
     if ((w[b + W_FLAGS]! & F_V6) === 0) {
       const a = b + W_ADDR + dir * 2;
-      return hashTuple4(zp, w[a]!, w[a + 1]!, ports);
+      return hash4(zp, w[a]!, w[a + 1]!, ports) >>> 0;
     }
     this.readAddr(id, dir, 0, this.tmpSrc);
     this.readAddr(id, dir, 1, this.tmpDst);

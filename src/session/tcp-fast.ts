@@ -112,7 +112,11 @@ export function tcpFastAck(s: TcpStore, id: number, dir: number, pkt: Packet, cf
   const key = retransKey(seq, ack, winRaw);
   let last = (meta >>> M_LAST) & 0xff;
   let c = (meta >>> M_CFLAGS) & 0xff;
-  if (((last >> LAST_DIR_SHIFT) & 1) === dir && d[b + W_LAST_END] === end && d[b + W_LAST_AUX] === key) {
+  if (
+    ((last >> LAST_DIR_SHIFT) & 1) === dir &&
+    d[b + W_LAST_END] === end &&
+    (d[b + W_LAST_AUX] | 0) === key
+  ) {
     if (last >> LAST_RETRANS_SHIFT < RETRANS_MAX) last += 1 << LAST_RETRANS_SHIFT;
   } else {
     last = (last & LAST_INDEX_MASK) | (dir << LAST_DIR_SHIFT);

@@ -97,7 +97,8 @@ export function retransKey(seq: number, ack: number, win: number): number {
   let h = Math.imul(seq ^ 0x5bd1e995, 0x9e3779b1);
   h = Math.imul(h ^ ack ^ (h >>> 15), 0x85ebca6b);
   h = Math.imul(h ^ win ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  // Signed: it stays a small integer through a call V8 does not inline (stored, it is the same word).
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -255,7 +256,7 @@ export function tcpInWindow(
     if (
       ((last >> LAST_DIR_SHIFT) & 1) === dir &&
       d[base + W_LAST_END] === end &&
-      d[base + W_LAST_AUX] === key
+      (d[base + W_LAST_AUX] | 0) === key
     ) {
       const n = last >> LAST_RETRANS_SHIFT;
       if (n < RETRANS_MAX) d[mi] = meta + (1 << (LAST_RETRANS_SHIFT + M_LAST));
