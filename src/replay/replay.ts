@@ -59,8 +59,16 @@ class Outputs implements FrameSink {
   }
 }
 
+/**
+ * The reader's chunk: small enough that the bytes read() just copied are still
+ * in the core's cache (L2) when the device decodes them, large enough that the
+ * read calls cost little (measured: 256 KiB replays the bench capture ~25%
+ * faster than the reader's default 4 MiB on this machine).
+ */
+const READ_CHUNK = 256 * 1024;
+
 export function replay(opts: ReplayOptions): ReplayResult {
-  const reader = openCapture(opts.capture);
+  const reader = openCapture(opts.capture, { chunkSize: READ_CHUNK });
   const batch = new CaptureBatch(256);
   let n = reader.next(batch);
   const firstLink = reader.interfaces[0]?.linkType ?? 1;
