@@ -166,8 +166,8 @@ export class HaStage {
     const peer = 0;
     if (this.mode === M_MAC) {
       if (this.peerHasMac[peer]![port] !== 1) return this.failed();
-      buf.set(this.peerMacs[peer]!.subarray(port * 6, port * 6 + 6), ethOff);
-      buf.set(this.ourMacs.subarray(port * 6, port * 6 + 6), ethOff + 6);
+      copyMac(this.peerMacs[peer]!, port * 6, buf, ethOff);
+      copyMac(this.ourMacs, port * 6, buf, ethOff + 6);
       this.counters.redirectedMac++;
       this.outPort = port;
       this.emit(port, buf, off, len);
@@ -176,8 +176,8 @@ export class HaStage {
     const link = this.cfg.link;
     if (this.peerHasMac[peer]![link] !== 1 || len + GRE_OUTER > this.out.length) return this.failed();
     const o = this.out;
-    o.set(this.peerMacs[peer]!.subarray(link * 6, link * 6 + 6), 0);
-    o.set(this.ourMacs.subarray(link * 6, link * 6 + 6), 6);
+    copyMac(this.peerMacs[peer]!, link * 6, o, 0);
+    copyMac(this.ourMacs, link * 6, o, 6);
     wr16(o, 12, 0x0800);
     const ip = 14;
     o[ip] = 0x45;
@@ -213,4 +213,9 @@ function ipWordsOf(text: string): Uint32Array {
   if (!(w[0] === 0 && w[1] === 0 && w[2] === 0xffff))
     throw new Error(`the ha link needs an IPv4 address for GRE (got ${text})`);
   return w;
+}
+
+/** Six bytes, without the view object a subarray would cost per packet. */
+function copyMac(from: Uint8Array, at: number, to: Uint8Array, off: number): void {
+  for (let k = 0; k < 6; k++) to[off + k] = from[at + k]!;
 }
