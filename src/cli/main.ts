@@ -148,8 +148,10 @@ program
 
 program
   .command('run')
-  .description('run the device live on the TAP interfaces of the config (needs CAP_NET_ADMIN)')
-  .requiredOption('-c, --config <file>', 'YAML config whose ports name a tap: interface')
+  .description(
+    'run the device live on the TAP and libpcap interfaces of the config (needs root or CAP_NET_ADMIN + CAP_NET_RAW)',
+  )
+  .requiredOption('-c, --config <file>', 'YAML config whose ports name a tap: or pcap: interface')
   .option('--ready-file <file>', 'write "PID\\nready" here once the ports are open (removed on exit)')
   .option('--control <socket>', 'control API socket (default: control.socket, else /run/sdev/NAME.sock)')
   .option('--stats <seconds>', 'log the counters every N seconds', (v) => {
