@@ -219,7 +219,7 @@ function switchResetOnExpiry(dev: Device, on: boolean, emit: Emit): void {
   }
   ct.onExpire = (id) => {
     if (ct.table.serial(id) < first) return;
-    dev.responder.resetOnExpiry(ct, id, ct.table.port(id << 1), ct.table.port((id << 1) | 1));
+    dev.responder.expired(ct, id);
   };
 }
 

@@ -5,52 +5,15 @@
  * connection, iperf3, health-check failover and idle-timeout behaviour.
  * Needs root, /dev/net/tun, the built TAP addon and python3; skipped otherwise.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tapAvailable } from '../../src/io/tap.js';
-import { REPO } from '../support/captures.js';
+import { labAvailable, leftovers, runLabTest } from '../support/netns-lab-run.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasTools = ['ip', 'curl', 'bash'].every(
-  (c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).error === undefined,
-);
-const hasPython = existsSync('/usr/bin/python3') || spawnSync('python3', ['-c', 'pass']).status === 0;
-const enabled = isRoot && hasTools && hasPython && tapAvailable();
-
+const enabled = labAvailable(['ip', 'curl', 'bash']);
 const PREFIX = `sdl${process.pid.toString(36)}`;
-
-function labNamespaces(): string[] {
-  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith(PREFIX));
-}
-
-function runLab(): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', [join(REPO, 'scripts/netns-lab.sh'), 'test', 'single'], {
-      cwd: REPO,
-      env: { ...process.env, SDEV_LAB_PREFIX: PREFIX },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 230_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
 
 describe.skipIf(!enabled)('netns lab: single device (root, /dev/net/tun, TAP addon)', () => {
   it('answers pings, balances HTTP, blocks inbound, fails over by health checks and expires idle sessions', async () => {
-    const r = await runLab();
+    const r = await runLabTest('single', PREFIX);
     const table = r.out + (r.code === 0 ? '' : `\n--- stderr ---\n${r.err}`);
     expect(table).toMatch(/^PASS +e1 ping device 10\.0\.1\.1 from client +3\/3$/m);
     expect(table).toMatch(/^PASS +e2 ping srv1 10\.0\.2\.11 through the device +3\/3$/m);
@@ -77,6 +40,6 @@ describe.skipIf(!enabled)('netns lab: single device (root, /dev/net/tun, TAP add
     );
     expect(table).not.toMatch(/^FAIL/m);
     expect(r.code).toBe(0);
-    expect(labNamespaces()).toEqual([]);
+    expect(leftovers(PREFIX)).toEqual([]);
   }, 240_000);
 });

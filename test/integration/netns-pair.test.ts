@@ -7,54 +7,15 @@
  * Needs root, /dev/net/tun, the built TAP addon, python3, curl and iperf3;
  * skipped otherwise.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tapAvailable } from '../../src/io/tap.js';
-import { REPO } from '../support/captures.js';
+import { labAvailable, leftovers, runLabTest } from '../support/netns-lab-run.js';
 
-const isRoot = process.getuid?.() === 0;
-const hasTools = ['ip', 'bridge', 'curl', 'iperf3', 'bash'].every(
-  (c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).error === undefined,
-);
-const hasPython = existsSync('/usr/bin/python3') || spawnSync('python3', ['-c', 'pass']).status === 0;
-const enabled = isRoot && hasTools && hasPython && tapAvailable();
-
+const enabled = labAvailable(['ip', 'bridge', 'curl', 'iperf3', 'bash']);
 const PREFIX = `sdp${process.pid.toString(36)}`;
-
-function leftovers(): string[] {
-  const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n');
-  const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n');
-  return [
-    ...ns.map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(PREFIX)),
-    ...links.map((l) => (l.split(': ')[1] ?? '').split('@')[0]!).filter((n) => n.startsWith(PREFIX)),
-  ];
-}
-
-function runLab(): Promise<{ code: number | null; out: string; err: string; seconds: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn('bash', [join(REPO, 'scripts/netns-lab.sh'), 'test', 'pair'], {
-      cwd: REPO,
-      env: { ...process.env, SDEV_LAB_PREFIX: PREFIX },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 230_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err, seconds: (Date.now() - t0) / 1000 });
-    });
-  });
-}
 
 describe.skipIf(!enabled)('netns lab: HA pair (root, /dev/net/tun, TAP addon, iperf3)', () => {
   it('off drops the asymmetric replies; sync with defer, mac-rewrite and gre carry them; fw2 takes over from a killed fw1', async () => {
-    const r = await runLab();
+    const r = await runLabTest('pair', PREFIX);
     const table = r.out + (r.code === 0 ? '' : `\n--- stderr ---\n${r.err}`);
     const done = String.raw`iperf3 \d+ Mbit\/s`;
     expect(table).toMatch(
@@ -78,7 +39,7 @@ describe.skipIf(!enabled)('netns lab: HA pair (root, /dev/net/tun, TAP addon, ip
     expect(table).not.toMatch(/^FAIL/m);
     expect(table).toMatch(/^all 6 scenarios passed$/m);
     expect(r.code).toBe(0);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(PREFIX)).toEqual([]);
     console.log(`netns pair lab: ${r.seconds.toFixed(0)} s`);
   }, 240_000);
 });
