@@ -456,10 +456,12 @@ Tap* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* arg
   return tap;
 }
 
-// new Tap(name: string, persist?: boolean)
+// new Tap(name: string, persist?: boolean, vnetHdr?: boolean)
+// vnetHdr: IFF_VNET_HDR, every frame read or written starts with a 10-byte
+// struct virtio_net_hdr (offload metadata: checksum to complete, GSO).
 napi_value TapNew(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], self, target;
+  size_t argc = 3;
+  napi_value argv[3], self, target;
   CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, &self, nullptr));
   CHECK_NAPI(napi_get_new_target(env, info, &target));
   if (target == nullptr) return ThrowType(env, "Tap must be called with new");
@@ -478,6 +480,16 @@ napi_value TapNew(napi_env env, napi_callback_info info) {
       return ThrowType(env, "persist must be a boolean");
     }
   }
+  bool vnetHdr = false;
+  if (argc >= 3) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t == napi_boolean) {
+      napi_get_value_bool(env, argv[2], &vnetHdr);
+    } else if (t != napi_undefined && t != napi_null) {
+      return ThrowType(env, "vnetHdr must be a boolean");
+    }
+  }
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -486,7 +498,7 @@ napi_value TapNew(napi_env env, napi_callback_info info) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, IFNAMSIZ);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
@@ -726,6 +738,22 @@ napi_value TapSetPersist(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// tap.setOffload(flags: number): TUNSETOFFLOAD, the offloads the kernel may
+// hand us (TUN_F_CSUM 1, TUN_F_TSO4 2, TUN_F_TSO6 4, TUN_F_TSO_ECN 8). Needs
+// IFF_VNET_HDR: the metadata travels in each frame's virtio_net_hdr.
+napi_value TapSetOffload(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Tap* tap = Unwrap(env, info, &argc, argv, true);
+  if (tap == nullptr) return nullptr;
+  int64_t flags;
+  if (argc < 1 || !GetInt(env, argv[0], &flags, "flags")) return nullptr;
+  if (flags < 0 || flags > 0xff) return ThrowRange(env, "offload flags must be within 0..255");
+  if (ioctl(tap->box->fd, TUNSETOFFLOAD, static_cast<unsigned long>(flags)) < 0)
+    return ThrowSys(env, errno, "ioctl(TUNSETOFFLOAD)", tap->name);
+  return nullptr;
+}
+
 void SetNum(napi_env env, napi_value obj, const char* key, double value) {
   napi_value v;
   napi_create_double(env, value, &v);
@@ -858,6 +886,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"close", nullptr, TapClose, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"write", nullptr, TapWrite, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"writeBatch", nullptr, TapWriteBatch, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"setOffload", nullptr, TapSetOffload, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"setPersist", nullptr, TapSetPersist, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"stats", nullptr, TapStats, nullptr, nullptr, nullptr, napi_default_method, nullptr},
   };

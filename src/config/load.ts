@@ -157,6 +157,8 @@ function normalise(
       addresses: (p.address ?? []).map(String),
       mtu: p.mtu ?? 1500,
       vips: (p.vips ?? []).map(String),
+      // Settled below, once `ha` is known.
+      offload: p.offload === true,
       match: {
         // A routed or live (tap/pcap) port is the port its frames arrive on: the live driver passes its index.
         iface: m.interface ?? (routed || p.tap || p.pcap ? i : -1),
@@ -298,6 +300,17 @@ function normalise(
 
   const ha = normaliseHa(raw.ha, ports, problem);
   if (ha && !routerMode) problem(['ha'], 'ha needs router mode (ports with addresses)');
+  ((raw.ports ?? []) as Plain[]).forEach((rp, i) => {
+    const p = ports[i]!;
+    if (rp.offload === true && p.pcap)
+      problem(['ports', i, 'offload'], 'offload needs a tap: port (libpcap frames carry no offload header)');
+    else if (rp.offload === true && ha)
+      problem(
+        ['ports', i, 'offload'],
+        'offload is not supported with ha (redirected and held frames are plain)',
+      );
+    p.offload = p.tap !== null && !ha && rp.offload !== false;
+  });
   // In sync mode each device may see one direction of a connection only (that is the point):
   // window tracking cannot work there, and the handshake is half seen (pf's sloppy state).
   if (ha?.mode === 'sync') {

@@ -204,6 +204,7 @@ export const CONFIG_SPEC: Spec = obj({
       mac: opt(mac),
       address: opt({ kind: 'array', of: cidr }),
       mtu: opt(num(576, 65535)),
+      offload: opt(bool),
       vips: opt({ kind: 'array', of: address }),
       match: opt(
         obj({

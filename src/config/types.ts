@@ -31,6 +31,12 @@ export interface PortConfig {
   addresses: string[];
   mtu: number;
   vips: string[];
+  /**
+   * Live TAP: open it with offloads (IFF_VNET_HDR + TUNSETOFFLOAD): the kernel
+   * hands over TCP frames of up to 64 KiB and leaves checksums to finish.
+   * Default on for TAP ports of a device without `ha`; never for pcap ports.
+   */
+  offload: boolean;
 }
 
 export interface RouteConfig {

@@ -49,6 +49,14 @@ export interface StatsJson {
   dropsByReason: Record<string, number>;
   sessions: SessionCounters;
   ports: PortCounters[];
+  /** GSO frames and checksums of TAP ports with offloads (when a port has them). */
+  offload?: {
+    gsoIn: number;
+    gsoOut: number;
+    gsoSegmented: number;
+    segments: number;
+    checksumsFinished: number;
+  };
   /** Counters of the live driver, when it runs live. */
   live?: { unroutable: number; errors: number; ticks: number };
   /** A device of an HA pair: redirects, sync and defer (with the delay defer added, ms). */

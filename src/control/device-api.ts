@@ -100,6 +100,7 @@ export function deviceControlApi(device: () => Device, opts: DeviceApiOptions): 
         },
         ports,
       };
+      if (dev.cfg.ports.some((p) => p.offload)) out.offload = { ...dev.offload.counters };
       if (opts.live) out.live = opts.live();
       if (dev.ha) out.ha = haStats(dev);
       return out;

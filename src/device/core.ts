@@ -26,20 +26,19 @@ import { F_DNAT, F_SNAT } from '../session/table.js';
 import { tcpState } from '../session/tcp-track.js';
 import { formatIp } from '../wire/addr.js';
 import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
+import { partialEnter, partialLeave } from '../wire/offload.js';
 import { PROTO_TCP, type Packet } from '../wire/packet.js';
 import { Balancer, LB_NO_REAL, LB_NONE } from './balance.js';
 import { HaStage } from './ha-stage.js';
 import type { SyncStage } from './sync-stage.js';
 import { PortTable } from './ports.js';
 import { Responder } from './respond.js';
+import { OffloadStage, type FrameSink } from './offload-stage.js';
 import { OUT_FORWARD, OUT_HELD, RouteStage } from './route-stage.js';
 import type { Tracer } from './trace.js';
 import { DeviceStats, V_DROPPED, V_FORWARDED, V_HELD, V_REDIRECTED } from './verdict.js';
 
-/** Where the device's output frames go. */
-export interface FrameSink {
-  send(port: number, buf: Uint8Array, off: number, len: number): void;
-}
+export type { FrameSink } from './offload-stage.js';
 
 export abstract class DeviceCore {
   readonly ct: Conntrack;
@@ -79,6 +78,8 @@ export abstract class DeviceCore {
   protected now = 0;
   /** Whether the last judged packet was rewritten by NAT. */
   protected natted = false;
+  /** GSO frames and partial checksums from TAPs with offloads (live). */
+  readonly offload: OffloadStage;
 
   constructor(
     public cfg: DeviceConfig,
@@ -107,6 +108,7 @@ export abstract class DeviceCore {
     }
     if (cfg.resetOnExpiry) this.ct.onExpire = (id) => this.responder.expired(this.ct, id);
     this.ha = cfg.ha ? new HaStage(cfg.ha, cfg.ports, emit) : null;
+    this.offload = new OffloadStage(sink, emit);
   }
 
   /**
@@ -129,7 +131,8 @@ export abstract class DeviceCore {
       if (this.sync!.hold(t, this.outPort, buf, off, len, this.now))
         return more ? V_HELD : this.end(V_HELD, 0);
     }
-    this.emit(this.outPort, buf, off, len);
+    if (p.vnet !== 0) this.offload.send(p, this.outPort, buf, off, len, this.stats.txByPort);
+    else this.emit(this.outPort, buf, off, len);
     return more ? V_FORWARDED : this.end(V_FORWARDED, 0);
   }
 
@@ -138,7 +141,11 @@ export abstract class DeviceCore {
     const tr = this.tracer;
     const ct = this.ct;
     this.natted = false;
-    if (this.cfg.verifyChecksums && ((p.ipVersion === 4 && !ipv4HeaderChecksumOk(p)) || !l4ChecksumOk(p))) {
+    // A GSO frame's transport checksum is not computed yet (the kernel that sent it trusts itself).
+    if (
+      this.cfg.verifyChecksums &&
+      ((p.ipVersion === 4 && !ipv4HeaderChecksumOk(p)) || (p.vnet === 0 && !l4ChecksumOk(p)))
+    ) {
       return this.drop(R_BAD_CHECKSUM);
     }
     const kind = ct.key(p);
@@ -167,7 +174,7 @@ export abstract class DeviceCore {
       } else {
         if (ct.table.flags(id) & (F_DNAT | F_SNAT)) {
           if (kind === K_RELATED) this.nat.rewriteIcmpError(ct.table, e, p);
-          else this.nat.rewrite(ct.table, e, p);
+          else this.rewrite(e, p);
           this.natted = true;
         }
         if (lb) this.lb.counted(e, p, before);
@@ -232,7 +239,7 @@ export abstract class DeviceCore {
       }
     }
     if (ct.table.flags(id) & (F_DNAT | F_SNAT)) {
-      this.nat.rewrite(ct.table, id << 1, p);
+      this.rewrite(id << 1, p);
       this.natted = true;
     }
     ct.table.setPorts(id, toPort, inPort);
@@ -242,6 +249,17 @@ export abstract class DeviceCore {
     this.outPort = toPort;
     if (tr) tr.created(ct, id);
     return V_FORWARDED;
+  }
+
+  /** NAT of a session's packet; a GSO frame's partial checksum stays partial (src/wire/offload.ts). */
+  private rewrite(e: number, p: Packet): void {
+    if (p.vnet === 0) {
+      this.nat.rewrite(this.ct.table, e, p);
+      return;
+    }
+    partialEnter(p);
+    this.nat.rewrite(this.ct.table, e, p);
+    partialLeave(p);
   }
 
   /** The port toward an address: by the routes when routing, else by zones and port networks. */

@@ -42,6 +42,9 @@ export class Device extends DeviceCore {
   private readonly frag = new Packet();
   private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
   private nextTick = -Infinity;
+  /** The offload header of the frame the next process() call gets (see offloaded()). */
+  private rxVnet = 0;
+  private rxCsum = 0;
 
   /**
    * Moves the device clock: expires sessions and stale fragments due by then.
@@ -94,6 +97,15 @@ export class Device extends DeviceCore {
     return this.probes;
   }
 
+  /**
+   * Live, from a TAP with offloads: the frame of the next process() call came
+   * with this virtio_net_hdr (packed as in src/wire/offload.ts).
+   */
+  offloaded(vnet: number, csum: number): void {
+    this.rxVnet = vnet;
+    this.rxCsum = csum;
+  }
+
   /** Applies a new config without losing a session (reload.ts); throws ReloadRefused, changing nothing. */
   reload(next: DeviceConfig): ReloadSummary {
     return reloadDevice(this, next, (port, buf, off, len) => this.emit(port, buf, off, len));
@@ -128,9 +140,16 @@ export class Device extends DeviceCore {
     const p = this.pkt;
     const tr = this.tracer;
     if (tr) tr.begin(st.packetsIn, nowMs, iface);
+    const vnet = this.rxVnet;
+    if (vnet !== 0) this.rxVnet = 0;
     const err = decodeFrame(buf, off, len, linkType, p, wireLen);
     if (tr) tr.decoded(p);
     if (err !== 0) return this.drop(err);
+    p.vnet = 0;
+    if (vnet !== 0) {
+      const r = this.offload.intake(p, off, vnet, this.rxCsum);
+      if (r !== 0) return this.drop(r);
+    }
     const rs = this.rs;
     const ha = this.ha;
     if (ha !== null && rs !== null && p.ipVersion !== 0) {

@@ -11,6 +11,13 @@ export interface FrameBatch {
   /** Start offset and length of frame i in `buf`. */
   off: Int32Array;
   len: Int32Array;
+  /**
+   * Ports with offloads (TAP with IFF_VNET_HDR): frame i's virtio_net_hdr,
+   * packed as in src/wire/offload.ts (flags | gsoType << 8 | gsoSize << 16,
+   * and csumStart | csumOffset << 16). Absent otherwise.
+   */
+  vnet?: Uint32Array;
+  csum?: Uint32Array;
 }
 
 export interface Port {

@@ -13,119 +13,28 @@
  * the fd keeps working. The by-name helpers (MTU, MAC, link up) only work
  * before such a move, which is why `open()` reads what it needs right away.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import {
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  VNET_HDR_LEN,
+  readVnet,
+  readVnetCsum,
+  writeVnet,
+} from '../wire/offload.js';
 import type { FrameBatch, Port } from './port.js';
+import { formatMac, loadTapAddon, type NativeTap, type TapError, type TapNativeStats } from './tap-addon.js';
 
-/** Counters kept by the addon itself. */
-export interface TapNativeStats {
-  rxFrames: number;
-  rxBytes: number;
-  rxBatches: number;
-  /** Times the poll reported the fd readable (batches + empty wakeups). */
-  rxWakeups: number;
-  txFrames: number;
-  txBytes: number;
-  /** Frames the kernel refused with EAGAIN/ENOBUFS (queue full). */
-  txAgain: number;
-  /** Frames the kernel refused otherwise (EINVAL, EIO, EBADFD...). */
-  txErrors: number;
-  lastTxErrno: number;
-  lastRxErrno: number;
-}
-
-/** One open TAP fd, as the addon exposes it. */
-export interface NativeTap {
-  readonly name: string;
-  readonly fd: number;
-  readonly closed: boolean;
-  start(
-    buf: Uint8Array,
-    off: Int32Array,
-    len: Int32Array,
-    frameCap: number,
-    onBatch: (count: number) => void,
-    onError: (err: Error) => void,
-  ): void;
-  stop(): void;
-  close(): void;
-  /** Returns len when written, -errno when the kernel refused the frame. */
-  write(buf: Uint8Array, off: number, len: number): number;
-  /** Returns how many of the count frames were written. */
-  writeBatch(buf: Uint8Array, off: Int32Array, len: Int32Array, count: number): number;
-  setPersist(on: boolean): void;
-  stats(): TapNativeStats;
-}
-
-/** The addon's exports. By-name helpers act in the caller's namespace. */
-export interface TapAddon {
-  Tap: new (name: string, persist?: boolean) => NativeTap;
-  getMtu(name: string): number;
-  setMtu(name: string, mtu: number): void;
-  setUp(name: string, up: boolean): void;
-  getMac(name: string): Uint8Array;
-  setMac(name: string, mac: Uint8Array): void;
-}
-
-/** Errors thrown by the addon for kernel failures look like Node's system errors. */
-export interface TapError extends Error {
-  code: string;
-  errno: number;
-  syscall: string;
-  iface?: string;
-}
-
-export const TAP_BUILD_COMMAND = 'npx node-gyp rebuild -C native';
-
-const ADDON_RELATIVE = [
-  '../../native/build/Release/sdev_tap.node',
-  '../../../native/build/Release/sdev_tap.node',
-];
-
-let addon: TapAddon | undefined;
-let addonError: Error | undefined;
-
-/** Loads the addon once; throws a clear error telling how to build it. */
-export function loadTapAddon(): TapAddon {
-  if (addon) return addon;
-  if (addonError) throw addonError;
-  const require = createRequire(import.meta.url);
-  const candidates = ADDON_RELATIVE.map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
-  const path = candidates.find((p) => existsSync(p));
-  if (path === undefined) {
-    addonError = new Error(
-      `sdev TAP addon is not built (looked for ${candidates[0]}). Run \`${TAP_BUILD_COMMAND}\` in the project root.`,
-    );
-    throw addonError;
-  }
-  try {
-    addon = require(path) as TapAddon;
-    return addon;
-  } catch (cause) {
-    addonError = new Error(
-      `sdev TAP addon at ${path} failed to load (${(cause as Error).message}). Rebuild it with \`${TAP_BUILD_COMMAND}\`.`,
-      { cause },
-    );
-    throw addonError;
-  }
-}
-
-/** True when the addon loads and /dev/net/tun exists (opening still needs CAP_NET_ADMIN). */
-export function tapAvailable(): boolean {
-  try {
-    loadTapAddon();
-  } catch {
-    return false;
-  }
-  return existsSync('/dev/net/tun');
-}
-
-export function formatMac(mac: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < mac.length; i++) s += (i ? ':' : '') + mac[i].toString(16).padStart(2, '0');
-  return s;
-}
+export {
+  formatMac,
+  loadTapAddon,
+  tapAvailable,
+  TAP_BUILD_COMMAND,
+  type NativeTap,
+  type TapAddon,
+  type TapError,
+  type TapNativeStats,
+} from './tap-addon.js';
 
 export interface TapOpenOptions {
   /** Interface name (at most 15 bytes). A pattern such as `tap%d` lets the kernel pick. */
@@ -138,6 +47,13 @@ export interface TapOpenOptions {
   up?: boolean;
   /** TUNSETPERSIST: true keeps the interface after close, false clears a persistent one. */
   persist?: boolean;
+  /**
+   * Offloads (IFF_VNET_HDR + TUNSETOFFLOAD csum, TSO4, TSO6): the kernel may
+   * hand us TCP frames of up to 64 KiB to be cut into segments and frames
+   * whose checksum is left to us, and takes the same from us. Each frame's
+   * metadata arrives in the batch's `vnet`/`csum` (src/wire/offload.ts).
+   */
+  offload?: boolean;
   /** Most frames per received or sent batch (256). */
   batchFrames?: number;
   /** Bytes of the receive and send batch buffers (1 MiB). */
@@ -150,8 +66,10 @@ export interface TapOpenOptions {
   onError?: (err: TapError) => void;
 }
 
-/** Largest frame a TAP without IFF_VNET_HDR can hand us: MTU 65535 + L2 headers, rounded up. */
+/** Largest frame a TAP can hand us: 64 KiB (MTU 65535, or a GSO frame) + L2 and virtio headers, rounded up. */
 export const TAP_FRAME_CAP = 65536 + 64;
+/** What TUNSETOFFLOAD asks for with `offload`. */
+const OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
 const DEFAULT_BATCH_FRAMES = 256;
 const DEFAULT_BATCH_BYTES = 1 << 20;
 
@@ -160,6 +78,8 @@ export class TapPort implements Port {
   readonly mtu: number;
   /** MAC of the interface (the kernel's side of the link), read when opened. */
   readonly mac: Uint8Array;
+  /** Whether frames carry a virtio_net_hdr (opened with `offload`). */
+  readonly offload: boolean;
   lastError: TapError | undefined;
 
   private readonly tap: NativeTap;
@@ -183,6 +103,7 @@ export class TapPort implements Port {
     this.mtu = mtu;
     this.mac = mac;
     this.onError = opts.onError;
+    this.offload = opts.offload === true;
     const frames = opts.batchFrames ?? DEFAULT_BATCH_FRAMES;
     const bytes = opts.batchBytes ?? DEFAULT_BATCH_BYTES;
     this.rx = {
@@ -191,6 +112,10 @@ export class TapPort implements Port {
       off: new Int32Array(frames),
       len: new Int32Array(frames),
     };
+    if (this.offload) {
+      this.rx.vnet = new Uint32Array(frames);
+      this.rx.csum = new Uint32Array(frames);
+    }
     this.txBuf = new Uint8Array(bytes);
     this.txOff = new Int32Array(frames);
     this.txLen = new Int32Array(frames);
@@ -213,9 +138,10 @@ export class TapPort implements Port {
       );
     }
     const native = loadTapAddon();
-    const tap = new native.Tap(opts.name, opts.persist);
+    const tap = new native.Tap(opts.name, opts.persist, opts.offload === true);
     try {
       const name = tap.name;
+      if (opts.offload) tap.setOffload(OFFLOADS);
       if (opts.mtu !== undefined) native.setMtu(name, opts.mtu);
       if (opts.mac !== undefined) native.setMac(name, opts.mac);
       if (opts.up) native.setUp(name, true);
@@ -277,6 +203,7 @@ export class TapPort implements Port {
       rx.len,
       TAP_FRAME_CAP,
       (count: number) => {
+        if (this.offload) this.stripVnet(count);
         rx.count = count;
         this.nRxFrames += count;
         this.nRxBatches++;
@@ -295,15 +222,57 @@ export class TapPort implements Port {
   }
 
   send(buf: Uint8Array, off: number, len: number): void {
+    this.queue(buf, off, len, 0, 0, 0);
+  }
+
+  /**
+   * Sends a frame with offload metadata (a port opened with `offload`): `vnet`
+   * and `csum` packed as in src/wire/offload.ts, `hdrLen` the bytes before the
+   * payload. The kernel finishes the checksum and cuts the segments.
+   */
+  sendOffloaded(buf: Uint8Array, off: number, len: number, vnet: number, csum: number, hdrLen: number): void {
+    if (!this.offload) throw new Error(`TAP ${this.name} was opened without offload`);
+    this.queue(buf, off, len, vnet, csum, hdrLen);
+  }
+
+  private queue(buf: Uint8Array, off: number, len: number, vnet: number, csum: number, hdrLen: number): void {
     if (len > TAP_FRAME_CAP || len <= 0)
       throw new RangeError(`frame length ${len} outside 1..${TAP_FRAME_CAP}`);
-    if (this.txCount === this.txOff.length || this.txPos + len > this.txBuf.length) this.flush();
+    const total = this.offload ? len + VNET_HDR_LEN : len;
+    if (this.txCount === this.txOff.length || this.txPos + total > this.txBuf.length) this.flush();
     const i = this.txCount;
-    this.txBuf.set(buf.subarray(off, off + len), this.txPos);
+    let at = this.txPos;
+    if (this.offload) {
+      writeVnet(this.txBuf, at, vnet, hdrLen, csum & 0xffff, csum >>> 16);
+      at += VNET_HDR_LEN;
+    }
+    this.txBuf.set(buf.subarray(off, off + len), at);
     this.txOff[i] = this.txPos;
-    this.txLen[i] = len;
-    this.txPos += len;
+    this.txLen[i] = total;
+    this.txPos += total;
     this.txCount = i + 1;
+  }
+
+  /** Reads each received frame's virtio_net_hdr into the batch and points off/len past it. */
+  private stripVnet(count: number): void {
+    const rx = this.rx;
+    const vnet = rx.vnet!;
+    const csum = rx.csum!;
+    for (let i = 0; i < count; i++) {
+      const o = rx.off[i]!;
+      if (rx.len[i]! < VNET_HDR_LEN) {
+        // Cannot happen with a kernel that honours IFF_VNET_HDR; the empty frame is counted as truncated.
+        vnet[i] = 0;
+        csum[i] = 0;
+        rx.off[i] = o;
+        rx.len[i] = 0;
+        continue;
+      }
+      vnet[i] = readVnet(rx.buf, o);
+      csum[i] = readVnetCsum(rx.buf, o);
+      rx.off[i] = o + VNET_HDR_LEN;
+      rx.len[i] = rx.len[i]! - VNET_HDR_LEN;
+    }
   }
 
   flush(): void {

@@ -154,7 +154,9 @@ export class Router {
     }
     const port = this.routes.port(ri);
     const mtu = this.ports.mtu(port);
-    if (p.ipEnd - p.l3Off > mtu) {
+    // A GSO frame leaves as segments of its gso_size (p.vnet >>> 16) payload bytes.
+    const size = p.vnet === 0 ? p.ipEnd - p.l3Off : p.l4Off - p.l3Off + p.tcpHeaderLen + (p.vnet >>> 16);
+    if (size > mtu) {
       if (v4 && !p.dontFragment) {
         this.egressPort = port;
         return this.count(R_FRAGMENT);

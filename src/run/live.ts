@@ -43,6 +43,9 @@ export interface LivePort {
   flush(): void;
   close(): void;
   readonly txDropped?: number;
+  /** Opened with offloads: frames come with metadata and sendOffloaded takes GSO frames. */
+  readonly offload?: boolean;
+  sendOffloaded?(buf: Uint8Array, off: number, len: number, vnet: number, csum: number, hdrLen: number): void;
 }
 
 export interface LiveOptions {
@@ -68,6 +71,8 @@ export interface LivePortCounters {
   /** MAC of the interface's kernel side. */
   mac: string;
   mtu: number;
+  /** Opened with offloads (IFF_VNET_HDR). */
+  offload: boolean;
   framesIn: number;
   bytesIn: number;
   batchesIn: number;
@@ -106,14 +111,16 @@ export interface LivePortSpec {
   /** Interface name. */
   iface: string;
   mtu: number;
+  offload: boolean;
 }
 
 /** Config ports with a `tap:` or `pcap:` interface, in config order. */
 export function livePortsOf(cfg: DeviceConfig): LivePortSpec[] {
   const out: LivePortSpec[] = [];
   cfg.ports.forEach((p, index) => {
-    if (p.tap) out.push({ index, name: p.name, kind: 'tap', iface: p.tap, mtu: p.mtu });
-    else if (p.pcap) out.push({ index, name: p.name, kind: 'pcap', iface: p.pcap, mtu: p.mtu });
+    if (p.tap) out.push({ index, name: p.name, kind: 'tap', iface: p.tap, mtu: p.mtu, offload: p.offload });
+    else if (p.pcap)
+      out.push({ index, name: p.name, kind: 'pcap', iface: p.pcap, mtu: p.mtu, offload: false });
   });
   return out;
 }
@@ -142,6 +149,15 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
       s.c.bytesOut += len;
       s.port.send(buf, off, len);
     },
+    offloads(port) {
+      return byIndex[port]?.port.offload === true;
+    },
+    sendOffloaded(port, buf, off, len, vnet, csum, hdrLen) {
+      const s = byIndex[port]!;
+      s.c.framesOut++;
+      s.c.bytesOut += len;
+      s.port.sendOffloaded!(buf, off, len, vnet, csum, hdrLen);
+    },
   };
   const dev = new Device(cfg, sink);
   startHealthChecks(dev, cfg, log);
@@ -157,6 +173,7 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
         kind: w.kind,
         name: w.iface,
         mtu: w.mtu,
+        offload: w.offload,
         up: true,
         onError: (err) => {
           log.warn('port stopped receiving', {
@@ -187,6 +204,7 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
           tap: port.name,
           mac: formatMac(port.mac),
           mtu: port.mtu,
+          offload: port.offload === true,
           framesIn: 0,
           bytesIn: 0,
           batchesIn: 0,
@@ -222,11 +240,13 @@ export async function runLive(cfg: DeviceConfig, opts: LiveOptions = {}): Promis
     s.port.start((b: FrameBatch) => {
       const t = now();
       c.batchesIn++;
+      const vnet = b.vnet;
       for (let i = 0; i < b.count; i++) {
         const off = b.off[i]!;
         const len = b.len[i]!;
         c.framesIn++;
         c.bytesIn += len;
+        if (vnet !== undefined && vnet[i] !== 0) dev.offloaded(vnet[i]!, b.csum![i]!);
         try {
           dev.process(b.buf, off, len, 1, index, t);
         } catch (err) {

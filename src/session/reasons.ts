@@ -36,6 +36,7 @@ const PIPELINE_REASONS = [
   'peer-not-trusted',
   'martian', // a source address that cannot be real (loopback, multicast source)
   'not-our-mac', // router mode: a unicast frame for another MAC (flooded by a bridge)
+  'bad-offload', // a TAP's offload header (GSO) the frame does not match
 ] as const;
 
 export const REASONS = [...DECODE_ERRORS, ...PIPELINE_REASONS] as const;
@@ -75,3 +76,4 @@ export const R_NAT_EXHAUSTED = reasonCode('nat-exhausted');
 export const R_PEER_NOT_TRUSTED = reasonCode('peer-not-trusted');
 export const R_MARTIAN = reasonCode('martian');
 export const R_NOT_OUR_MAC = reasonCode('not-our-mac');
+export const R_BAD_OFFLOAD = reasonCode('bad-offload');

@@ -30,6 +30,13 @@ export class Packet {
    * may reach past capEnd: only the bytes before capEnd exist.
    */
   snapped = false;
+  /**
+   * Offloads still to be done on this frame (live, from a TAP with
+   * IFF_VNET_HDR; src/wire/offload.ts): flags | gsoType << 8 | gsoSize << 16.
+   * Non-zero only for a GSO TCP frame with its checksum partial. Set by the
+   * device after decoding, 0 otherwise.
+   */
+  vnet = 0;
 
   // ---- L2 ----
   /** Offset of the Ethernet header, -1 when the link type has none (raw IP, SLL). */

@@ -102,7 +102,29 @@ def session(host, port):
             break
     s.close()
 
+def bulk(host, port, nbytes):
+    # nbytes of pseudo-random data through the echo server, read back and compared.
+    import hashlib
+    n = int(nbytes)
+    data = hashlib.sha256(b'sdev').digest() * (n // 32 + 1)
+    data = bytes((b + i) & 0xff for i, b in enumerate(data[:65536])) * (n // 65536 + 1)
+    data = data[:n]
+    s = socket.create_connection((host, int(port)), timeout=10)
+    t0 = time.time()
+    threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
+    got = bytearray()
+    while len(got) < n:
+        d = s.recv(262144)
+        if not d: break
+        got += d
+    dt = time.time() - t0
+    s.close()
+    ok = bytes(got) == data
+    print('%s %d bytes in %.2f s' % ('same' if ok else 'DIFFERENT', len(got), dt), flush=True)
+    sys.exit(0 if ok else 1)
+
 {'ping': lambda: ping(sys.argv[2], int(sys.argv[3])),
+ 'bulk': lambda: bulk(*sys.argv[2:5]),
  'echo-server': lambda: echo_server(*sys.argv[2:4]),
  'connect': lambda: connect(*sys.argv[2:5]),
  'session': lambda: session(*sys.argv[2:4])}[sys.argv[1]]()
@@ -113,11 +135,14 @@ export interface LabOptions {
   extra?: string;
   /** The policy rules (YAML flow list). */
   rules?: string;
+  /** `offload:` of the lan and srv ports (absent: the default). */
+  offload?: { lan?: boolean; srv?: boolean };
 }
 
 /** The lab's config; the control socket is in the lab's directory. */
 export function labConfig(lab: { p: string; controlSocket: string }, o: LabOptions = {}): string {
   const p = lab.p;
+  const off = (v: boolean | undefined): string => (v === undefined ? '' : `, offload: ${v}`);
   return `# integration lab ${p}
 ${o.extra ?? ''}
 device: { name: ${p} }
@@ -127,8 +152,8 @@ zones:
   dmz: { networks: [10.0.2.0/24] }
   outside: { default: true }
 ports:
-  - { name: lan, zone: inside, tap: ${p}t0, mac: '02:5e:00:00:01:01', address: [10.0.1.1/24], vips: [10.0.0.100] }
-  - { name: srv, zone: dmz, tap: ${p}t1, mac: '02:5e:00:00:02:01', address: [10.0.2.1/24] }
+  - { name: lan, zone: inside, tap: ${p}t0, mac: '02:5e:00:00:01:01', address: [10.0.1.1/24], vips: [10.0.0.100]${off(o.offload?.lan)} }
+  - { name: srv, zone: dmz, tap: ${p}t1, mac: '02:5e:00:00:02:01', address: [10.0.2.1/24]${off(o.offload?.srv)} }
 virtual-servers:
   - name: web
     vip: 10.0.0.100

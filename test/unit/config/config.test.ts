@@ -217,6 +217,7 @@ describe('a full valid config', () => {
         addresses: [],
         mtu: 1500,
         vips: [],
+        offload: false,
         match: { iface: 3, vlan: 10, mac: '0200000000aa', networks: ['10.0.0.0/8'] },
       },
       {
@@ -228,6 +229,7 @@ describe('a full valid config', () => {
         addresses: [],
         mtu: 1500,
         vips: [],
+        offload: false,
         match: { iface: -1, vlan: -1, mac: '', networks: [] },
       },
     ]);

@@ -76,3 +76,43 @@ ports:
     );
   });
 });
+
+describe('offload: on ports', () => {
+  const ports = (extra: string, ha = ''): string => `zones: { inside: {}, outside: { default: true } }
+ports:
+  - { name: lan, zone: inside, tap: sdt0, mac: '02:00:00:00:00:01', address: [10.0.1.1/24]${extra} }
+  - { name: wan, zone: outside, pcap: veth1, mac: '02:00:00:00:00:02', address: [10.0.2.1/24] }
+  - { name: mon, zone: outside, match: { vlan: 7 } }
+${ha}`;
+  const HA = `ha:
+  node: 1
+  mode: sync
+  link: wan
+  key: 000102030405060708090a0b0c0d0e0f
+  peers: [ { name: fw2, node: 2, address: 10.0.2.2 } ]
+`;
+
+  it('is on for TAP ports by default, off for pcap and capture ports, and off when asked', () => {
+    expect(parseConfig(ports(''), 'o.yaml').ports.map((p) => p.offload)).toEqual([true, false, false]);
+    expect(parseConfig(ports(', offload: false'), 'o.yaml').ports.map((p) => p.offload)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('is off by default with ha, and refused there when asked for, with its line', () => {
+    expect(parseConfig(ports('', HA), 'o.yaml').ports.map((p) => p.offload)).toEqual([false, false, false]);
+    expect(issues(ports(', offload: true', HA))).toEqual([
+      '3: ports[0].offload: offload is not supported with ha (redirected and held frames are plain)',
+    ]);
+  });
+
+  it('is refused on a pcap port, with its line', () => {
+    expect(
+      issues(`ports:
+  - { name: lan, zone: inside, pcap: veth0, offload: true }
+`),
+    ).toEqual(['2: ports[0].offload: offload needs a tap: port (libpcap frames carry no offload header)']);
+  });
+});

@@ -34,8 +34,8 @@ policy: { rules: [ { from: inside, action: accept } ] }
 describe('live ports by kind', () => {
   it('livePortsOf lists tap and pcap ports with their kind and config index, skipping the others', () => {
     expect(livePortsOf(cfg())).toEqual([
-      { index: 0, name: 'lan', kind: 'pcap', iface: 'veth-a', mtu: 1500 },
-      { index: 2, name: 'srv', kind: 'tap', iface: 'tap-b', mtu: 1500 },
+      { index: 0, name: 'lan', kind: 'pcap', iface: 'veth-a', mtu: 1500, offload: false },
+      { index: 2, name: 'srv', kind: 'tap', iface: 'tap-b', mtu: 1500, offload: true },
     ]);
   });
 
