@@ -27,6 +27,7 @@ usage() {
 STATE_ROOT=${SDEV_LAB_STATE:-/tmp/sdev-netns-lab}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
+TOOLS=$REPO/scripts/lab/tools.py # the Python helpers run inside the namespaces (no ping or nc needed)
 say() { echo "lab: $*" >&2; }
 
 # ------------------------------------------------------------------ teardown
@@ -139,85 +140,6 @@ EOF
   cp "$D/lab.yaml" "$D/lab.base.yaml"
 }
 
-# Python helpers run inside the namespaces (no ping or nc needed).
-write_tools() {
-  cat >"$D/tools.py" <<'EOF'
-import os, select, socket, struct, sys, time
-
-def csum(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-def ping(dst, count):
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    ident, got = os.getpid() & 0xffff, 0
-    for seq in range(1, count + 1):
-        body = struct.pack('!HH', ident, seq) + b'sdev-lab' * 4
-        s.sendto(struct.pack('!BBH', 8, 0, csum(b'\x08\0\0\0' + body)) + body, (dst, 0))
-        until = time.time() + 2
-        while time.time() < until:
-            r, _, _ = select.select([s], [], [], until - time.time())
-            if not r: break
-            pkt, addr = s.recvfrom(2048)
-            icmp = pkt[(pkt[0] & 15) * 4:]
-            if addr[0] == dst and icmp[0] == 0 and struct.unpack('!HH', icmp[4:8]) == (ident, seq):
-                got += 1
-                break
-        time.sleep(0.1)
-    print('%d/%d' % (got, count))
-    sys.exit(0 if got == count else 1)
-
-def connect(host, port, timeout):
-    try:
-        socket.create_connection((host, int(port)), timeout=float(timeout)).close()
-        print('connected'); sys.exit(0)
-    except socket.timeout:
-        print('timed out'); sys.exit(1)
-    except OSError as e:
-        print(e.strerror or str(e)); sys.exit(1)
-
-def listen(host, port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, int(port))); s.listen(16)
-    while True: s.accept()[0].close()
-
-def idle_server(host, port, silence):
-    # one connection: read the greeting, stay silent, then send one more line
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, int(port))); s.listen(1)
-    c = s.accept()[0]; c.recv(100)
-    time.sleep(float(silence))
-    try: c.sendall(b'late\n')
-    except OSError: pass
-    time.sleep(30)
-
-def idle_client(host, port, keepalive, wait):
-    c = socket.create_connection((host, int(port)), timeout=5)
-    k = int(keepalive)
-    if k:
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, k)
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, k)
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
-    c.sendall(b'hello\n'); t0 = time.time(); c.settimeout(float(wait))
-    try:
-        d = c.recv(100)
-        print('%s after %.1f s' % ('data' if d else 'closed', time.time() - t0))
-    except socket.timeout:
-        print('nothing after %.0f s' % (time.time() - t0))
-    except ConnectionResetError:
-        print('reset after %.1f s' % (time.time() - t0))
-
-{'ping': lambda: ping(sys.argv[2], int(sys.argv[3])),
- 'idle-server': lambda: idle_server(*sys.argv[2:5]),
- 'idle-client': lambda: idle_client(*sys.argv[2:6]),
- 'connect': lambda: connect(*sys.argv[2:5]),
- 'listen': lambda: listen(*sys.argv[2:4])}[sys.argv[1]]()
-EOF
-}
-
 # Starts sdev on $D/lab.yaml, or: start_sdev NAME CONFIG [sdev run options] (log $D/NAME.log, PID $D/NAME.pid).
 start_sdev() {
   local cmd=${SDEV_LAB_SDEV:-node --import tsx src/cli/main.ts} n=${1:-sdev} cfg=${2:-$D/lab.yaml}
@@ -253,7 +175,6 @@ up_single() {
   need
   mkdir -p "$D"
   write_config
-  write_tools
   echo "${P}t0" >>"$D/links"
   echo "${P}t1" >>"$D/links"
   start_sdev
@@ -293,7 +214,7 @@ up_single() {
   ns_exec "$dmz" ip link set "${P}t1" up
   ns_exec "$dmz" ip link set "${P}br" up
   # a listener on the client, so scenario b is blocked by the device and not refused by the client
-  bg_in "$client" "$D/listen.log" "$PY" "$D/tools.py" listen 10.0.1.2 22
+  bg_in "$client" "$D/listen.log" "$PY" "$TOOLS" listen 10.0.1.2 22
   for i in 1 2; do
     wait_web $i || { say "web server srv$i did not start"; cat "$D/http$i.log" >&2; return 1; }
   done
@@ -302,7 +223,7 @@ up_single() {
 # Waits (up to 15 s: http.server looks its address up in DNS first) for srv$1's web server.
 wait_web() {
   for _ in $(seq 150); do
-    ns_exec "${P}srv$1" "$PY" "$D/tools.py" connect "10.0.2.1$1" 8080 1 >/dev/null 2>&1 && return 0
+    ns_exec "${P}srv$1" "$PY" "$TOOLS" connect "10.0.2.1$1" 8080 1 >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   return 1
@@ -357,7 +278,7 @@ case "$cmd" in
       cat <<EOF
 lab $P is up (state and logs in $D)
   ip netns exec ${P}client curl http://10.0.0.100/
-  ip netns exec ${P}client $PY $D/tools.py ping 10.0.2.11 3
+  ip netns exec ${P}client $PY $TOOLS ping 10.0.2.11 3
   tail -f $D/sdev.log
   SDEV_LAB_PREFIX=$P $0 down
 EOF

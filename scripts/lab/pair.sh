@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The HA pair lab (DESIGN.md, "Lab topologies"), sourced by scripts/netns-lab.sh
-# and built from its helpers (need, ns_exec, bg_in, start_sdev, write_tools,
-# wait_web, check/result; teardown removes it).
+# and built from its helpers (need, ns_exec, bg_in, start_sdev, wait_web,
+# check/result, $PY and $TOOLS; teardown removes it).
 #
 # Two devices, fw1 and fw2, in the root namespace, each with three TAPs moved
 # into three bridge namespaces: ${P}lanbr (the client segment), ${P}srvbr (the
@@ -208,7 +208,6 @@ up_pair_topology() {
   need
   command -v iperf3 >/dev/null || { say "needs iperf3"; exit 1; }
   mkdir -p "$D"
-  write_tools
   local n s ns i
   for n in 1 2; do
     for s in "${PAIR_SEGS[@]}"; do echo "${P}$n${s%%:*}" >>"$D/links"; done

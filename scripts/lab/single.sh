@@ -1,11 +1,11 @@
 # shellcheck shell=bash
 # The single-device lab's scenarios, sourced by scripts/netns-lab.sh and built
-# from its helpers (ns_exec, bg_in, wait_web, check/result; up_single builds
-# the topology, teardown removes it): (e) ping, (a) HTTP to the VIP, (b) an
-# inbound connection blocked, (g) HTTP over IPv6, (d) iperf3, (h) the control
-# API, (f) health-check failover, (c) idle timeout, keepalive and
-# reset-on-expiry after SIGHUP reloads. `test_single` runs them and prints
-# the PASS/FAIL table.
+# from its helpers (ns_exec, bg_in, wait_web, check/result, $PY and $TOOLS,
+# scripts/lab/tools.py; up_single builds the topology, teardown removes it):
+# (e) ping, (a) HTTP to the VIP, (b) an inbound connection blocked, (g) HTTP
+# over IPv6, (d) iperf3, (h) the control API, (f) health-check failover, (c)
+# idle timeout, keepalive and reset-on-expiry after SIGHUP reloads.
+# `test_single` runs them and prints the PASS/FAIL table.
 
 curl_many() { # n [url]
   local n=$1 url=${2:-http://10.0.0.100/} ok=0 s1=0 s2=0 body
@@ -111,19 +111,19 @@ reload_then_idle() {
 
 idle_conn() { # port keepalive-seconds expected-outcome
   local out
-  bg_in "${P}srv1" "$D/idle$1.log" "$PY" "$D/tools.py" idle-server 10.0.2.11 "$1" 8
+  bg_in "${P}srv1" "$D/idle$1.log" "$PY" "$TOOLS" idle-server 10.0.2.11 "$1" 8
   for _ in $(seq 150); do
     ns_exec "${P}srv1" ss -Htln "sport = :$1" | grep -q . && break
     sleep 0.1
   done
-  out=$(ns_exec "${P}client" "$PY" "$D/tools.py" idle-client 10.0.2.11 "$1" "$2" 12)
+  out=$(ns_exec "${P}client" "$PY" "$TOOLS" idle-client 10.0.2.11 "$1" "$2" 12)
   echo "$out"
   [[ $out == "$3"* ]]
 }
 
 blocked() { # ns host port: passes when the connection is NOT established
   local out
-  if out=$(ns_exec "$1" "$PY" "$D/tools.py" connect "$2" "$3" 2); then
+  if out=$(ns_exec "$1" "$PY" "$TOOLS" connect "$2" "$3" 2); then
     echo "connected: not blocked"
     return 1
   fi
@@ -154,8 +154,8 @@ test_single() {
   up_single
   say "lab $P up; running scenarios"
   wait_healthy
-  check "e1 ping device 10.0.1.1 from client" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.1.1 3
-  check "e2 ping srv1 10.0.2.11 through the device" ns_exec "${P}client" "$PY" "$D/tools.py" ping 10.0.2.11 3
+  check "e1 ping device 10.0.1.1 from client" ns_exec "${P}client" "$PY" "$TOOLS" ping 10.0.1.1 3
+  check "e2 ping srv1 10.0.2.11 through the device" ns_exec "${P}client" "$PY" "$TOOLS" ping 10.0.2.11 3
   check "a  $n x GET http://10.0.0.100/ (rr over 2)" curl_many "$n"
   check "h  sdev vs / sessions over the control socket" control_api
   check "b  srv1 -> client 10.0.1.2:22 blocked" blocked "${P}srv1" 10.0.1.2 22

@@ -36,35 +36,8 @@ let httpPort = 0;
 let device: ChildProcess | null = null;
 let deviceLog = '';
 
-const TOOLS = `
-import socket, sys, threading, time
-def serve(addrs):
-    def tcp(a):
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((a, 8080)); s.listen(64)
-        while True:
-            c, _ = s.accept()
-            threading.Thread(target=lambda c=c: (c.sendall(c.getsockname()[0].encode()), c.recv(100), c.close()), daemon=True).start()
-    for a in addrs: threading.Thread(target=tcp, args=(a,), daemon=True).start()
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 9999))
-    print('ready', flush=True)
-    while True:
-        d, peer = u.recvfrom(2048); u.sendto(d, peer)
-def clients(n, hold, hold_s):
-    got = []
-    for _ in range(n):
-        c = socket.create_connection(('10.0.0.100', 80), timeout=3); got.append(c.recv(100).decode()); c.close()
-    held = []
-    for _ in range(hold):
-        c = socket.create_connection(('10.0.0.100', 80), timeout=3); got.append(c.recv(100).decode()); held.append(c)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('10.0.1.2', 40000)); u.settimeout(3)
-    echoed = 0
-    for i in range(3):
-        u.sendto(b'hello %d' % i, ('10.0.2.11', 9999)); echoed += u.recv(100) == b'hello %d' % i
-    print(' '.join(got), 'udp', echoed, flush=True)
-    time.sleep(hold_s)
-{'serve': lambda: serve(sys.argv[2:]), 'clients': lambda: clients(*map(int, sys.argv[2:5]))}[sys.argv[1]]()
-`;
+/** The labs' Python helpers; this test uses `serve` and `clients`. */
+const TOOLS = join(REPO, 'scripts/lab/tools.py');
 
 function ip(args: string[], allowFail = false): void {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10000 });
@@ -120,7 +93,7 @@ async function waitFor(what: string, ok: () => boolean, ms = 30000): Promise<voi
 
 /** Starts a process in a namespace; resolves with its first stdout line. */
 function inNs(ns: string, args: string[]): Promise<string> {
-  const c = spawn('ip', ['netns', 'exec', ns, PY, join(dir, 'tools.py'), ...args]);
+  const c = spawn('ip', ['netns', 'exec', ns, PY, TOOLS, ...args]);
   children.push(c);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -155,7 +128,6 @@ describe.skipIf(!enabled)('control API of a live device (root, netns, TAP)', () 
     dir = mkdtempSync(join(tmpdir(), 'sdev-ctl-it-'));
     sock = join(dir, 'ctl.sock');
     httpPort = await freePort();
-    writeFileSync(join(dir, 'tools.py'), TOOLS);
     writeFileSync(
       join(dir, 'lab.yaml'),
       `device: { name: ctl }

@@ -1,12 +1,17 @@
 """Helpers the pcap integration test runs inside its network namespaces (no ping, nc or ethtool needed).
 
   offloads-off IF...          turn off checksum offload, TSO, GSO and GRO (SIOCETHTOOL)
-  ping DST COUNT              ICMP echo over a raw socket; prints "answered/count"
+  ping DST COUNT              ICMP echo over a raw socket (tools.py's); prints "answered/count", status 0
   frames IF COUNT ETHERTYPE   send COUNT frames of that ethertype out of IF (AF_PACKET), byte 14 = index
   echo-inject IF SRCMAC DSTMAC SRC DST COUNT
                               send COUNT ICMP echo requests as raw frames out of IF
 """
-import array, fcntl, os, select, socket, struct, sys, time
+import array, fcntl, os, socket, struct, sys
+
+# csum and ping are the labs' own (scripts/lab/tools.py); no .pyc left in the repo.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts', 'lab'))
+from tools import csum, ping  # noqa: E402
 
 SIOCETHTOOL = 0x8946
 # ETHTOOL_S* commands: tx checksum, scatter-gather is left alone, TSO, GSO, GRO.
@@ -23,34 +28,6 @@ def ethtool(ifname, cmd, val=0):
     finally:
         s.close()
     return ev[1]
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
-def ping(dst, count):
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    ident, got = os.getpid() & 0xFFFF, 0
-    for seq in range(1, count + 1):
-        body = struct.pack('!HH', ident, seq) + b'sdev-pcap' * 4
-        s.sendto(struct.pack('!BBH', 8, 0, csum(b'\x08\0\0\0' + body)) + body, (dst, 0))
-        until = time.time() + 3
-        while time.time() < until:
-            r, _, _ = select.select([s], [], [], until - time.time())
-            if not r:
-                break
-            pkt, addr = s.recvfrom(2048)
-            icmp = pkt[(pkt[0] & 15) * 4:]
-            if addr[0] == dst and icmp[0] == 0 and struct.unpack('!HH', icmp[4:8]) == (ident, seq):
-                got += 1
-                break
-    print('%d/%d' % (got, count))
 
 
 def mac(text):
@@ -85,7 +62,8 @@ if __name__ == '__main__':
             for setter in OFFLOAD_SETTERS:
                 ethtool(name, setter, 0)
     elif cmd == 'ping':
-        ping(args[0], int(args[1]))
+        count = int(args[1])
+        print('%d/%d' % (ping(args[0], count), count))
     elif cmd == 'frames':
         frames(args[0], int(args[1]), int(args[2], 0))
     elif cmd == 'echo-inject':

@@ -23,112 +23,8 @@ export const labEnabled =
   spawnSync(PY, ['-c', 'pass'], { stdio: 'ignore' }).status === 0 &&
   tapAvailable();
 
-/** Python helpers run inside the namespaces. */
-const TOOLS = String.raw`
-import os, select, socket, struct, sys, threading, time
-
-def csum(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-def ping(dst, count):
-    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    ident, got = os.getpid() & 0xffff, 0
-    for seq in range(1, count + 1):
-        body = struct.pack('!HH', ident, seq) + b'sdev-test' * 4
-        s.sendto(struct.pack('!BBH', 8, 0, csum(b'\x08\0\0\0' + body)) + body, (dst, 0))
-        until = time.time() + 2
-        while time.time() < until:
-            r, _, _ = select.select([s], [], [], until - time.time())
-            if not r: break
-            pkt, addr = s.recvfrom(2048)
-            icmp = pkt[(pkt[0] & 15) * 4:]
-            if addr[0] == dst and icmp[0] == 0 and struct.unpack('!HH', icmp[4:8]) == (ident, seq):
-                got += 1
-                break
-        time.sleep(0.05)
-    print('%d/%d' % (got, count), flush=True)
-    sys.exit(0 if got == count else 1)
-
-def echo_server(host, port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, int(port))); s.listen(16)
-    def serve(c):
-        while True:
-            d = c.recv(4096)
-            if not d: break
-            c.sendall(d)
-        c.close()
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
-
-def connect(host, port, timeout):
-    try:
-        socket.create_connection((host, int(port)), timeout=float(timeout)).close()
-        print('connected'); sys.exit(0)
-    except socket.timeout:
-        print('timed out'); sys.exit(1)
-    except OSError as e:
-        print(e.strerror or str(e)); sys.exit(1)
-
-def roundtrip(s, text):
-    s.sendall(text.encode() + b'\n')
-    got = b''
-    while not got.endswith(b'\n'):
-        d = s.recv(4096)
-        if not d: return 'closed'
-        got += d
-    return got.decode().strip()
-
-def session(host, port):
-    # One connection kept open across commands read from stdin:
-    #   send TEXT   -> "echo TEXT" (or why not)   new -> a second connection's fate
-    s = socket.create_connection((host, int(port)), timeout=3)
-    print('open', flush=True)
-    for line in sys.stdin:
-        cmd, _, arg = line.strip().partition(' ')
-        if cmd == 'send':
-            try: print('echo ' + roundtrip(s, arg), flush=True)
-            except OSError as e: print('error ' + (e.strerror or str(e)), flush=True)
-        elif cmd == 'new':
-            try:
-                socket.create_connection((host, int(port)), timeout=3).close(); print('new connected', flush=True)
-            except socket.timeout: print('new timed out', flush=True)
-            except OSError as e: print('new ' + (e.strerror or str(e)), flush=True)
-        elif cmd == 'quit':
-            break
-    s.close()
-
-def bulk(host, port, nbytes):
-    # nbytes of pseudo-random data through the echo server, read back and compared.
-    import hashlib
-    n = int(nbytes)
-    data = hashlib.sha256(b'sdev').digest() * (n // 32 + 1)
-    data = bytes((b + i) & 0xff for i, b in enumerate(data[:65536])) * (n // 65536 + 1)
-    data = data[:n]
-    s = socket.create_connection((host, int(port)), timeout=10)
-    t0 = time.time()
-    threading.Thread(target=lambda: s.sendall(data), daemon=True).start()
-    got = bytearray()
-    while len(got) < n:
-        d = s.recv(262144)
-        if not d: break
-        got += d
-    dt = time.time() - t0
-    s.close()
-    ok = bytes(got) == data
-    print('%s %d bytes in %.2f s' % ('same' if ok else 'DIFFERENT', len(got), dt), flush=True)
-    sys.exit(0 if ok else 1)
-
-{'ping': lambda: ping(sys.argv[2], int(sys.argv[3])),
- 'bulk': lambda: bulk(*sys.argv[2:5]),
- 'echo-server': lambda: echo_server(*sys.argv[2:4]),
- 'connect': lambda: connect(*sys.argv[2:5]),
- 'session': lambda: session(*sys.argv[2:4])}[sys.argv[1]]()
-`;
+/** The labs' Python helpers (ping, connect, echo-server, session, bulk...), run inside the namespaces. */
+export const TOOLS = join(REPO, 'scripts/lab/tools.py');
 
 export interface LabOptions {
   /** Extra top-level YAML (user:, sessions:, ...). */
@@ -189,7 +85,6 @@ export class LiveLab {
     this.configFile = join(this.dir, 'sdev.yaml');
     this.readyFile = join(this.dir, 'ready');
     this.controlSocket = join(this.dir, 'control.sock');
-    writeFileSync(join(this.dir, 'tools.py'), TOOLS);
     chmodSync(this.dir, 0o755);
     process.once('exit', this.onExit);
   }
@@ -244,9 +139,9 @@ export class LiveLab {
     );
   }
 
-  /** Runs a tools.py command in a namespace, synchronously. */
+  /** Runs a tools.py command (scripts/lab/tools.py) in a namespace, synchronously. */
   py(ns: string, args: string[], timeoutMs = 20_000): { status: number | null; out: string } {
-    const r = spawnSync('ip', ['netns', 'exec', ns, PY, join(this.dir, 'tools.py'), ...args], {
+    const r = spawnSync('ip', ['netns', 'exec', ns, PY, TOOLS, ...args], {
       encoding: 'utf8',
       timeout: timeoutMs,
     });
@@ -255,7 +150,7 @@ export class LiveLab {
 
   /** Starts a tools.py command in a namespace in the background, stdin and stdout piped. */
   bg(ns: string, args: string[]): { child: ChildProcess; lines: string[] } {
-    const child = spawn('ip', ['netns', 'exec', ns, PY, join(this.dir, 'tools.py'), ...args], {
+    const child = spawn('ip', ['netns', 'exec', ns, PY, TOOLS, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.children.add(child);
