@@ -57,6 +57,7 @@ export const METRIC_NAMES = [
   'sdev_real_weight',
   'sdev_live_errors_total',
   'sdev_live_unroutable_frames_total',
+  'sdev_offload_frames_total',
 ] as const;
 
 export function createMetrics(api: ControlApi, opts: MetricsOptions = {}): DeviceMetrics {
@@ -174,8 +175,11 @@ export function createMetrics(api: ControlApi, opts: MetricsOptions = {}): Devic
     perReal((r) => r.weight),
   );
   let live = false;
+  let offload = false;
   try {
-    live = api.stats().live !== undefined;
+    const st = api.stats();
+    live = st.live !== undefined;
+    offload = st.offload !== undefined;
   } catch {
     // counters unreadable now: /metrics will answer 500 with the reason
   }
@@ -186,6 +190,26 @@ export function createMetrics(api: ControlApi, opts: MetricsOptions = {}): Devic
     );
     counter('sdev_live_unroutable_frames_total', 'Frames sent to a port without an interface', [], (s) =>
       one(s.stats.live?.unroutable ?? 0),
+    );
+  }
+
+  if (offload) {
+    counter(
+      'sdev_offload_frames_total',
+      'TAP offloads: GSO frames received (gso_in), sent whole (gso_out), cut here (gso_segmented) and the segments that made, and partial checksums finished here',
+      ['kind'],
+      (s) => {
+        const o = s.stats.offload;
+        return o
+          ? [
+              [{ kind: 'gso_in' }, o.gsoIn],
+              [{ kind: 'gso_out' }, o.gsoOut],
+              [{ kind: 'gso_segmented' }, o.gsoSegmented],
+              [{ kind: 'segments' }, o.segments],
+              [{ kind: 'checksums_finished' }, o.checksumsFinished],
+            ]
+          : [];
+      },
     );
   }
 

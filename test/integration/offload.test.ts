@@ -17,13 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsJson } from '../../src/control/api.js';
 import { LiveLab, labConfig, labEnabled } from '../support/live-lab.js';
 
-function stats(socketPath: string): Promise<StatsJson> {
+function get(socketPath: string, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     http
-      .get({ socketPath, path: '/stats' }, (res) => {
+      .get({ socketPath, path }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(JSON.parse(body) as StatsJson));
+        res.on('end', () => resolve(body));
       })
       .on('error', reject);
   });
@@ -50,7 +50,7 @@ for (const srvOffload of [true, false]) {
         const r = lab.py(lab.client, ['bulk', '10.0.0.100', '80', String(BYTES)], 60_000);
         expect(r.out).toMatch(new RegExp(`^same ${BYTES} bytes in `));
         expect(r.status).toBe(0);
-        const st = await stats(lab.controlSocket);
+        const st = JSON.parse(await get(lab.controlSocket, '/stats')) as StatsJson;
         const off = st.offload!;
         expect(off).toBeDefined();
         // The client's kernel sent large frames, and they were NATed as such.
@@ -63,6 +63,9 @@ for (const srvOffload of [true, false]) {
           expect(off.gsoSegmented).toBeGreaterThan(20);
           expect(off.segments).toBeGreaterThan(off.gsoSegmented);
         }
+        const metrics = await get(lab.controlSocket, '/metrics');
+        const gsoIn = /^sdev_offload_frames_total\{kind="gso_in"\} (\d+)$/m.exec(metrics);
+        expect(Number(gsoIn?.[1])).toBeGreaterThanOrEqual(off.gsoIn);
       }, 90_000);
     },
   );
