@@ -94,6 +94,12 @@ export function statsText(s: StatsJson): string {
     if (p.txDropped) parts.push(`${p.txDropped} not sent`);
     lines.push(`port      ${p.name}${p.interface ? ` (${p.interface})` : ''}: ${parts.join(', ')}`);
   }
+  const o = s.offload;
+  if (o)
+    lines.push(
+      `offload   ${o.gsoIn} GSO frames in, ${o.gsoOut} out whole, ${o.gsoSegmented} cut into ` +
+        `${o.segments} segments; ${o.checksumsFinished} checksums finished`,
+    );
   if (s.live && (s.live.errors || s.live.unroutable))
     lines.push(`live      ${s.live.errors} errors, ${s.live.unroutable} unroutable`);
   return lines.join('\n') + '\n';

@@ -12,9 +12,11 @@
  * The control API's /stats shows which of these happened.
  * Needs root, /dev/net/tun, the TAP addon and python3; skipped otherwise.
  */
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatsJson } from '../../src/control/api.js';
+import { REPO } from '../support/captures.js';
 import { LiveLab, labConfig, labEnabled } from '../support/live-lab.js';
 
 function get(socketPath: string, path: string): Promise<string> {
@@ -66,6 +68,12 @@ for (const srvOffload of [true, false]) {
         const metrics = await get(lab.controlSocket, '/metrics');
         const gsoIn = /^sdev_offload_frames_total\{kind="gso_in"\} (\d+)$/m.exec(metrics);
         expect(Number(gsoIn?.[1])).toBeGreaterThanOrEqual(off.gsoIn);
+        const text = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', 'stats', '--socket', lab.controlSocket],
+          { cwd: REPO, encoding: 'utf8' },
+        ).stdout;
+        expect(text).toMatch(/^offload {3}\d+ GSO frames in, \d+ out whole, \d+ cut into \d+ segments; /m);
       }, 90_000);
     },
   );
