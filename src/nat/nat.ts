@@ -108,25 +108,30 @@ export class Nat {
     const id = entry >> 1;
     const w = t.w;
     const b = id * STRIDE;
+    // Addresses go to set4 as signed words: a word of 2^31 or more passed to
+    // a call V8 does not inline would be boxed in a new heap number per packet.
     if ((entry & 1) === 0) {
       const rp = t.ports(id, 1);
-      if (f & F_DNAT) this.set4(p, true, w[b + W_ADDR + 2]!, rp >>> 16);
-      if (f & F_SNAT) this.set4(p, false, w[b + W_ADDR + 3]!, rp & 0xffff);
+      if (f & F_DNAT) this.set4(p, true, w[b + W_ADDR + 2]! | 0, rp >>> 16);
+      if (f & F_SNAT) this.set4(p, false, w[b + W_ADDR + 3]! | 0, rp & 0xffff);
     } else {
       const op = t.ports(id, 0);
-      if (f & F_DNAT) this.set4(p, false, w[b + W_ADDR + 1]!, op & 0xffff);
-      if (f & F_SNAT) this.set4(p, true, w[b + W_ADDR]!, op >>> 16);
+      if (f & F_DNAT) this.set4(p, false, w[b + W_ADDR + 1]! | 0, op & 0xffff);
+      if (f & F_SNAT) this.set4(p, true, w[b + W_ADDR]! | 0, op >>> 16);
     }
     return true;
   }
 
-  /** Sets the IPv4 destination (dst) or source address and port, fixing both checksums. */
+  /**
+   * Sets the IPv4 destination (dst) or source address (a signed or unsigned
+   * 32-bit word) and port, fixing both checksums.
+   */
   private set4(p: Packet, dst: boolean, addr: number, port: number): void {
     const buf = p.buf;
     const l3 = p.l3Off;
     const l4 = p.l4Off;
     const cur = dst ? p.dst : p.src;
-    const oldA = cur[3]!;
+    const oldA = cur[3]! | 0;
     const ao = l3 + (dst ? 16 : 12);
     buf[ao] = addr >>> 24;
     buf[ao + 1] = (addr >>> 16) & 255;

@@ -6,7 +6,9 @@ import { buildFrame, buildIp, type FrameSpec } from '../../../src/wire/build.js'
 import {
   csumUpdate16,
   csumUpdate32,
+  csumUpdateAddr,
   fillChecksums,
+  fold,
   internetChecksum,
   ipv4HeaderChecksumOk,
   l4ChecksumOk,
@@ -268,6 +270,47 @@ describe('decodeFrame on arbitrary bytes', () => {
         const f = seed.slice(0, seed.length - (cut % 8));
         for (const [i, v] of muts) f[i % f.length] = v;
         return check(f, 1);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+/** fold and finish as first written: a loop with a division (the definition the fast forms must keep). */
+function foldRef(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+const finishRef = (s: number): number => ~foldRef(s) & 0xffff;
+
+describe('checksum folding without division', () => {
+  it('fold equals the division-based fold for sums up to 2^53 (edges included)', () => {
+    const edges = [0, 1, 0xfffe, 0xffff, 0x10000, 0x1fffe, 0xfffeffff, 0xffffffff, 2 ** 32, 2 ** 32 + 1];
+    for (const s of edges) expect(fold(s)).toBe(foldRef(s));
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.nat({ max: 0xffffffff }), (big, small) => {
+        expect(fold(big)).toBe(foldRef(big));
+        expect(fold(small)).toBe(foldRef(small));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('updates equal RFC 1624 with the reference fold, also for words given as signed numbers', () => {
+    fc.assert(
+      fc.property(u16, u32, u32, u16, u16, (hc, old, now, o16, n16) => {
+        const ref32 = finishRef(
+          (~hc & 0xffff) + (~old >>> 16) + (~old & 0xffff) + (now >>> 16) + (now & 0xffff),
+        );
+        expect(csumUpdate32(hc, old, now)).toBe(ref32);
+        expect(csumUpdate32(hc, old | 0, now | 0)).toBe(ref32);
+        expect(csumUpdate16(hc, o16, n16)).toBe(finishRef((~hc & 0xffff) + (~o16 & 0xffff) + n16));
+        const a = Uint32Array.of(old, now, old ^ now, 0xffff);
+        const b = Uint32Array.of(now, old, 0, old);
+        let s = ~hc & 0xffff;
+        for (let i = 0; i < 4; i++)
+          s += (~a[i]! >>> 16) + (~a[i]! & 0xffff) + (b[i]! >>> 16) + (b[i]! & 0xffff);
+        expect(csumUpdateAddr(hc, a, b)).toBe(finishRef(s));
       }),
       { numRuns: 5000 },
     );
