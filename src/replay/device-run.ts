@@ -86,7 +86,7 @@ export class DeviceRun implements FrameSink {
   finish(): { summary: DeviceSummary; sessions: SessionRecord[]; vsText: string } {
     const dev = this.dev;
     const sessions = listSessions(dev.ct, this.lastNow);
-    const s = summarise(dev, sessions, this.endedTcpStates, PROTO_CLASS_NAMES, this.source);
+    const s = summarise(dev, this.endedTcpStates, PROTO_CLASS_NAMES, this.source);
     const vsText = dev.lb.enabled ? ipvsadmText(dev.lb.vs.views()) : '';
     return { summary: { device: this.name, ...s }, sessions, vsText };
   }

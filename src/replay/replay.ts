@@ -155,9 +155,19 @@ export function replay(opts: ReplayOptions): ReplayResult {
   pcap?.close();
   pcapng?.close();
   verdicts?.close();
-  const sessions = listSessions(dev.ct, lastNow);
-  const summary = summarise(dev, sessions, endedTcpStates, PROTO_CLASS_NAMES, opts.capture);
+  const summary = summarise(dev, endedTcpStates, PROTO_CLASS_NAMES, opts.capture);
   if (captureError) summary.captureError = captureError.message;
   const vsText = dev.lb.enabled ? ipvsadmText(dev.lb.vs.views()) : '';
-  return { summary, sessions, captureError, vsText };
+  // The session records (a few objects and strings per session) are built on first use:
+  // most replays never ask for them. The device is not used after this, so they are the same.
+  let sessions: SessionRecord[] | null = null;
+  return {
+    summary,
+    get sessions(): SessionRecord[] {
+      sessions ??= listSessions(dev.ct, lastNow);
+      return sessions;
+    },
+    captureError,
+    vsText,
+  };
 }

@@ -2,7 +2,7 @@
 import type { Device } from '../device/device.js';
 import { VERDICT_NAMES } from '../device/verdict.js';
 import { REASONS } from '../session/reasons.js';
-import type { SessionRecord } from '../session/list.js';
+import { countLive } from '../session/list.js';
 import { vsJson } from '../lb/ipvsadm.js';
 
 export interface ReplaySummary {
@@ -32,9 +32,13 @@ export interface ReplaySummary {
   captureError?: string;
 }
 
+/**
+ * The summary of a device at the end of a replay. Live sessions are counted
+ * in the table (no record per session: `--sessions` builds those only when
+ * asked for).
+ */
 export function summarise(
   dev: Device,
-  sessions: SessionRecord[],
   endedTcpStates: Map<string, number>,
   protoNames: readonly string[],
   capture: string,
@@ -50,7 +54,7 @@ export function summarise(
     byProto[protoNames[i]!] = v;
   });
   const finals = new Map(endedTcpStates);
-  for (const s of sessions) if (s.proto === 'tcp') finals.set(s.state, (finals.get(s.state) ?? 0) + 1);
+  const live = countLive(dev.ct, finals);
   const tx: Record<string, number> = {};
   dev.ports.names.forEach((name, i) => {
     tx[name] = st.txByPort[i]!;
@@ -75,7 +79,7 @@ export function summarise(
     sessionsCreated: ct.created,
     sessionsExpired: ct.expired,
     sessionsEvicted: ct.evicted,
-    sessionsActive: sessions.length,
+    sessionsActive: live,
     peakSessions: ct.peak,
     sessionsByProtocol: byProto,
     tcpFinalStates: Object.fromEntries([...finals.entries()].sort()),

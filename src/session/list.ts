@@ -88,6 +88,24 @@ export function listSessions(ct: Conntrack, nowMs: number): SessionRecord[] {
   return out.sort((x, y) => x.id - y.id);
 }
 
+/**
+ * Counts the live sessions, and the live TCP ones by state name into
+ * `tcpStates` (added to what it holds): what listSessions would give, with
+ * no record built per session.
+ */
+export function countLive(ct: Conntrack, tcpStates: Map<string, number>): number {
+  const t = ct.table;
+  let live = 0;
+  for (let id = 0; id < t.capacity; id++) {
+    if (!t.isUsed(id)) continue;
+    live++;
+    if ((t.zoneProto(id) & 0xff) !== PROTO_TCP) continue;
+    const s = tcpStateName(tcpState(ct.tcp, id));
+    tcpStates.set(s, (tcpStates.get(s) ?? 0) + 1);
+  }
+  return live;
+}
+
 function tupleText(r: TupleRecord): string {
   let s = `src=${r.src} dst=${r.dst}`;
   if (r.sport !== undefined) s += ` sport=${r.sport} dport=${r.dport}`;
