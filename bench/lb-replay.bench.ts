@@ -57,8 +57,6 @@ ${Array.from({ length: REALS }, (_x, i) => `      - { address: 198.18.1.${i + 1}
 policy: { rules: [ { from: inside, action: accept } ] }
 `;
 
-const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {});
-
 /** Packets per second by wall-clock time and by this process's CPU time (user + system). */
 interface Rate {
   wall: number;
@@ -168,11 +166,13 @@ export async function run(): Promise<void> {
     let lbLast = replayRound(lbFile, lbCfg);
     const fw: Rate[] = [];
     const lb: Rate[] = [];
+    // No forced gc() between rounds: under --expose-gc a forced full GC discards the
+    // optimized code, so every round after it ran partly unoptimized while ~90 functions
+    // were compiled again on a helper thread (measured: 2-9 re-optimizations per round
+    // without it, ~90 with it; replay ~40% slower and CPU time > wall time).
     for (let r = 0; r < ROUNDS; r++) {
-      gc();
       fwLast = replayRound(fwFile, fwCfg);
       fw.push(fwLast.rate);
-      gc();
       lbLast = replayRound(lbFile, lbCfg);
       lb.push(lbLast.rate);
     }

@@ -26,8 +26,6 @@ const ROUNDS = 5;
 const TARGET_MPPS = 3;
 const AIM_MPPS = 5;
 
-const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => {});
-
 /** Packets per second by wall-clock time and by this process's CPU time (user + system). */
 interface Rate {
   wall: number;
@@ -136,13 +134,14 @@ export async function run(): Promise<void> {
     const dv: Rate[] = [];
     let devDropped = 0;
     let devForwarded = 0;
+    // No forced gc() between rounds: under --expose-gc a forced full GC discards the
+    // optimized code, so every round after it ran partly unoptimized while ~90 functions
+    // were compiled again on a helper thread (measured: 2-9 re-optimizations per round
+    // without it, ~90 with it; replay ~40% slower and CPU time > wall time).
     for (let r = 0; r < ROUNDS; r++) {
-      gc();
       rd.push(readerAlone(file));
-      gc();
       last = replayRound(file, cfg);
       rp.push(last.rate);
-      gc();
       const d = deviceAlone(mem, cfg);
       dv.push(d.rate);
       devDropped = d.dropped;
