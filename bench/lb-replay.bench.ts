@@ -8,7 +8,8 @@
  *       reals 198.18.1.1-8:8443, replayed with a config that balances the VIP over them with
  *       `scheduler: mh` (Maglev, NAT mode: the device rewrites the client's packets to the real
  *       and the real's replies back to the VIP).
- * Measured in the same run, after a warm-up, rounds interleaved, medians; wall clock and CPU.
+ * Measured in the same run: each config in processes of its own (bench/lb-replay-child.ts, as
+ * `sdev replay` runs), processes alternating, a warm-up in each, medians; wall clock and CPU.
  *
  * How the generator knows which real answers each connection: it asks the same scheduler code
  * the device uses. The bench builds `VirtualServers` (src/lb/vs.ts) from the parsed LB config
@@ -21,28 +22,33 @@
  * report) and that the LB summary's virtual servers show connections on all 8 reals.
  * `npx tsx bench/run.ts lb-replay`
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig, parseConfig } from '../src/config/load.js';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../src/config/load.js';
 import type { DeviceConfig } from '../src/config/types.js';
 import { VirtualServers } from '../src/lb/vs.js';
-import { replay } from '../src/replay/replay.js';
 import type { ReplaySummary } from '../src/replay/summary.js';
 import { Packet } from '../src/wire/packet.js';
 import { generateTcpCapture } from './gen.js';
-import { fmt, median, mpps } from './util.js';
+import { fmt, median } from './util.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 const PACKETS = 1_000_000;
 const FLOWS = 10_000;
-const ROUNDS = 7;
+/** Processes per config (alternating), and rounds in each after its warm-up. */
+const PROCESSES = 4;
+const ROUNDS = 3;
 const TARGET_RATIO = 0.8;
 const VIP = 0xc6120064; // 198.18.0.100
 const VIP_PORT = 443;
 const REALS = 8;
 const REAL_PORT = 8443;
 
-const LB_YAML = `
+export const LB_YAML = `
 zones:
   inside: { networks: [10.0.0.0/8] }
   outside: { default: true }
@@ -63,14 +69,20 @@ interface Rate {
   cpu: number;
 }
 
-function replayRound(file: string, cfg: DeviceConfig): { rate: Rate; summary: ReplaySummary } {
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const { summary } = replay({ capture: file, config: cfg });
-  const wall = process.hrtime.bigint() - t0;
-  const c = process.cpuUsage(c0);
-  const n = summary.packetsIn;
-  return { rate: { wall: mpps(n, wall), cpu: mpps(n, (c.user + c.system) * 1000) }, summary };
+/** Runs bench/lb-replay-child.ts on one capture with one config in a process of its own. */
+function child(kind: 'fw' | 'lb', file: string): { rates: Rate[]; summary: ReplaySummary } {
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(HERE, 'lb-replay-child.ts'), kind, file, String(ROUNDS)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    },
+  );
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{'))
+    throw new Error(`lb-replay child ${kind} failed: ${r.stderr || r.stdout}`);
+  return JSON.parse(line) as { rates: Rate[]; summary: ReplaySummary };
 }
 
 function ipText(a: number): string {
@@ -130,7 +142,6 @@ export async function run(): Promise<void> {
   const fwFile = path.join(os.tmpdir(), `sdev-lb-replay-bench-fw-${tag}.pcap`);
   const lbFile = path.join(os.tmpdir(), `sdev-lb-replay-bench-lb-${tag}.pcap`);
   try {
-    const fwCfg = defaultConfig();
     const lbCfg = parseConfig(LB_YAML, '<lb-replay bench>');
 
     let t0 = Date.now();
@@ -161,27 +172,27 @@ export async function run(): Promise<void> {
         .join(', ')}`,
     );
 
-    // Warm-up, then rounds interleaved so that noise hits both alike.
-    let fwLast = replayRound(fwFile, fwCfg);
-    let lbLast = replayRound(lbFile, lbCfg);
+    // Each config in processes of its own, as `sdev replay` runs (one process replaying both
+    // tunes its compiled code to whichever config came first), alternating so noise hits both.
     const fw: Rate[] = [];
     const lb: Rate[] = [];
-    // No forced gc() between rounds: under --expose-gc a forced full GC discards the
-    // optimized code, so every round after it ran partly unoptimized while ~90 functions
-    // were compiled again on a helper thread (measured: 2-9 re-optimizations per round
-    // without it, ~90 with it; replay ~40% slower and CPU time > wall time).
-    for (let r = 0; r < ROUNDS; r++) {
-      fwLast = replayRound(fwFile, fwCfg);
-      fw.push(fwLast.rate);
-      lbLast = replayRound(lbFile, lbCfg);
-      lb.push(lbLast.rate);
+    let fwLast: ReplaySummary | null = null;
+    let lbLast: ReplaySummary | null = null;
+    for (let k = 0; k < PROCESSES; k++) {
+      const f = child('fw', fwFile);
+      fw.push(...f.rates);
+      fwLast = f.summary;
+      const l = child('lb', lbFile);
+      lb.push(...l.rates);
+      lbLast = l.summary;
     }
     const wall = (xs: Rate[]): number => median(xs.map((x) => x.wall));
     const cpu = (xs: Rate[]): number => median(xs.map((x) => x.cpu));
     const ns = (x: number): string => fmt(1000 / x, 0).padStart(5);
     const show = (xs: Rate[]): string => xs.map((x) => fmt(x.wall)).join(' ');
     console.log(
-      `Mpps, medians of ${ROUNDS} rounds after a warm-up, rounds interleaved; wall clock, and by CPU time:`,
+      `Mpps, medians of ${PROCESSES} processes x ${ROUNDS} rounds (each after a warm-up), one config per process, ` +
+        `processes alternating; wall clock, and by CPU time:`,
     );
     const line = (name: string, xs: Rate[]): void =>
       console.log(
@@ -198,8 +209,8 @@ export async function run(): Promise<void> {
     );
 
     for (const [name, s] of [
-      ['firewall', fwLast.summary],
-      ['LB', lbLast.summary],
+      ['firewall', fwLast!],
+      ['LB', lbLast!],
     ] as const) {
       console.log(
         `${name} summary: ${s.packetsIn} in, ${s.forwarded} forwarded, ${s.dropped} dropped; ` +
@@ -207,10 +218,10 @@ export async function run(): Promise<void> {
           `tcp end ${JSON.stringify(s.tcpFinalStates)}`,
       );
     }
-    checkForwarded('firewall', fwLast.summary);
-    checkForwarded('LB', lbLast.summary);
+    checkForwarded('firewall', fwLast!);
+    checkForwarded('LB', lbLast!);
 
-    const vsList = (lbLast.summary.virtualServers ?? []) as { address: string; reals: VsRealJson[] }[];
+    const vsList = (lbLast!.virtualServers ?? []) as { address: string; reals: VsRealJson[] }[];
     const v = vsList[0];
     if (!v) console.log('check: FAILED - the LB summary has no virtual servers');
     else {

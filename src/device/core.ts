@@ -27,7 +27,7 @@ import { tcpState } from '../session/tcp-track.js';
 import { formatIp } from '../wire/addr.js';
 import { ipv4HeaderChecksumOk, l4ChecksumOk } from '../wire/checksum.js';
 import { partialEnter, partialLeave } from '../wire/offload.js';
-import { PROTO_TCP, type Packet } from '../wire/packet.js';
+import type { Packet } from '../wire/packet.js';
 import { Balancer, LB_NO_REAL, LB_NONE } from './balance.js';
 import { HaStage } from './ha-stage.js';
 import type { SyncStage } from './sync-stage.js';
@@ -39,6 +39,9 @@ import type { Tracer } from './trace.js';
 import { DeviceStats, V_DROPPED, V_FORWARDED, V_HELD, V_REDIRECTED } from './verdict.js';
 
 export type { FrameSink } from './offload-stage.js';
+
+/** hit(): a SYN reopened a closed session (not a verdict: V_* are 0..4). */
+const HIT_REOPEN = -1;
 
 export abstract class DeviceCore {
   readonly ct: Conntrack;
@@ -157,34 +160,9 @@ export abstract class DeviceCore {
     if (kind === K_INVALID) return this.drop(R_INVALID_ICMP);
     let e = ct.find(this.now);
     if (e >= 0) {
-      const id = e >> 1;
-      this.session = ct.table.serial(id);
-      const lb = this.lb.enabled;
-      const sync = this.sync;
-      const before = (lb || sync) && p.l4Proto === PROTO_TCP ? tcpState(ct.tcp, id) : 0;
-      const flags = sync ? ct.table.flags(id) : 0;
-      const r = ct.track(e, p, this.now, len, kind === K_RELATED);
-      if (r === REOPEN) {
-        if (tr) tr.note('session', `#${this.session} closed; SYN reopens it`);
-        ct.drop(id);
-        e = -1;
-      } else if (r !== 0) {
-        if (tr) tr.note('session', `hit #${this.session} dir ${e & 1}`);
-        return this.drop(r);
-      } else {
-        if (ct.table.flags(id) & (F_DNAT | F_SNAT)) {
-          if (kind === K_RELATED) this.nat.rewriteIcmpError(ct.table, e, p);
-          else this.rewrite(e, p);
-          this.natted = true;
-        }
-        if (lb) this.lb.counted(e, p, before);
-        // Peers hear of state changes (TCP state, replied, assured), not of every packet.
-        if (sync && (ct.table.flags(id) !== flags || (before !== 0 && tcpState(ct.tcp, id) !== before)))
-          sync.node.updated(id);
-        this.outPort = ct.table.port(e);
-        if (tr) tr.sessionHit(ct, e, kind === K_RELATED);
-        return V_FORWARDED;
-      }
+      const v = this.hit(e, p, len, kind === K_RELATED);
+      if (v !== HIT_REOPEN) return v;
+      e = -1;
     }
     const ha = this.ha;
     if (ha !== null && ha.redirects && ha.wants(p, kind === K_RELATED)) {
@@ -209,6 +187,47 @@ export abstract class DeviceCore {
     }
     if (act !== ACT_ACCEPT) return this.drop(R_POLICY_DENY);
     return this.create(p, len, inPort, outPort);
+  }
+
+  /**
+   * A packet of an existing session (entry e): tracked, NAT-rewritten, and
+   * V_FORWARDED with outPort set, or dropped; HIT_REOPEN when a SYN reopens a
+   * closed session (it was removed; the packet goes on as a miss).
+   */
+  private hit(e: number, p: Packet, len: number, related: boolean): number {
+    const ct = this.ct;
+    const t = ct.table;
+    const tr = this.tracer;
+    const id = e >> 1;
+    this.session = t.serial(id);
+    const sync = this.sync;
+    const flags = sync ? t.flags(id) : 0;
+    ct.now = this.now;
+    const r = ct.trackAt(e, p, len, related);
+    if (r === REOPEN) {
+      if (tr) tr.note('session', `#${this.session} closed; SYN reopens it`);
+      ct.drop(id);
+      return HIT_REOPEN;
+    }
+    if (r !== 0) {
+      if (tr) tr.note('session', `hit #${this.session} dir ${e & 1}`);
+      return this.drop(r);
+    }
+    if (t.flags(id) & (F_DNAT | F_SNAT)) {
+      if (related) this.nat.rewriteIcmpError(t, e, p);
+      else if (p.vnet === 0) this.nat.rewrite(t, e, p);
+      else this.rewriteGso(e, p);
+      this.natted = true;
+    }
+    // A TCP state that may have changed (ct.tcpBefore >= 0): active connections, peers.
+    const before = ct.tcpBefore;
+    if (before >= 0 && this.lb.enabled) this.lb.counted(e, p, before);
+    // Peers hear of state changes (TCP state, replied, assured), not of every packet.
+    if (sync && (t.flags(id) !== flags || (before >= 0 && tcpState(ct.tcp, id) !== before)))
+      sync.node.updated(id);
+    this.outPort = t.port(e);
+    if (tr) tr.sessionHit(ct, e, related);
+    return V_FORWARDED;
   }
 
   /** A new session: load balancing (DNAT), else masquerade (SNAT), else as addressed. */
@@ -239,7 +258,8 @@ export abstract class DeviceCore {
       }
     }
     if (ct.table.flags(id) & (F_DNAT | F_SNAT)) {
-      this.rewrite(id << 1, p);
+      if (p.vnet === 0) this.nat.rewrite(ct.table, id << 1, p);
+      else this.rewriteGso(id << 1, p);
       this.natted = true;
     }
     ct.table.setPorts(id, toPort, inPort);
@@ -251,12 +271,8 @@ export abstract class DeviceCore {
     return V_FORWARDED;
   }
 
-  /** NAT of a session's packet; a GSO frame's partial checksum stays partial (src/wire/offload.ts). */
-  private rewrite(e: number, p: Packet): void {
-    if (p.vnet === 0) {
-      this.nat.rewrite(this.ct.table, e, p);
-      return;
-    }
+  /** NAT of a GSO frame: its partial checksum stays partial (src/wire/offload.ts). */
+  private rewriteGso(e: number, p: Packet): void {
     partialEnter(p);
     this.nat.rewrite(this.ct.table, e, p);
     partialLeave(p);

@@ -45,6 +45,8 @@ export class Device extends DeviceCore {
   /** The offload header of the frame the next process() call gets (see offloaded()). */
   private rxVnet = 0;
   private rxCsum = 0;
+  /** The time of the frame being processed (ms; the device clock `now` never goes back). */
+  private frameTime = 0;
 
   /**
    * Moves the device clock: expires sessions and stale fragments due by then.
@@ -126,9 +128,23 @@ export class Device extends DeviceCore {
     nowMs: number,
     wireLen = len,
   ): number {
-    // Timers run once per tick, not per packet; the clock itself moves every packet.
+    // Small enough to be inlined into the caller's loop: the time goes on in fields, so no heap
+    // number is made for it per packet. Timers run once per tick; the clock moves every packet.
+    this.frameTime = nowMs;
     if (nowMs >= this.nextTick) this.advance(nowMs);
     else if (nowMs > this.now) this.now = nowMs;
+    return this.frame(buf, off, len, linkType, iface, wireLen);
+  }
+
+  /** process() once the clock is set (`frameTime`: the frame's own time). */
+  private frame(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    linkType: number,
+    iface: number,
+    wireLen: number,
+  ): number {
     const st = this.stats;
     st.packetsIn++;
     st.bytesIn += len;
@@ -139,7 +155,7 @@ export class Device extends DeviceCore {
     this.outPort = -1;
     const p = this.pkt;
     const tr = this.tracer;
-    if (tr) tr.begin(st.packetsIn, nowMs, iface);
+    if (tr) tr.begin(st.packetsIn, this.frameTime, iface);
     const vnet = this.rxVnet;
     if (vnet !== 0) this.rxVnet = 0;
     const err = decodeFrame(buf, off, len, linkType, p, wireLen);
@@ -159,10 +175,10 @@ export class Device extends DeviceCore {
         st.packetsIn--;
         st.bytesIn -= len;
         this.decapsulated = true;
-        return this.process(buf, ha.innerOff, ha.innerLen, LINKTYPE_ETHERNET, ha.innerPort, nowMs);
+        return this.frame(buf, ha.innerOff, ha.innerLen, LINKTYPE_ETHERNET, ha.innerPort, ha.innerLen);
       }
       if (h === HA_SYNC) {
-        if (this.sync) this.sync.receive(p.buf, p.payloadOff, p.payloadLen, nowMs);
+        if (this.sync) this.sync.receive(p.buf, p.payloadOff, p.payloadLen, this.frameTime);
         return this.end(V_CONSUMED, 0);
       }
       if (h === HA_UNTRUSTED) return this.drop(R_PEER_NOT_TRUSTED);

@@ -28,7 +28,8 @@ import {
   tcpInit,
   tcpIsAssured,
   tcpTimeoutMs,
-  tcpTrack,
+  tcpState,
+  tcpTrackGeneral,
   tcpVerdictName,
   TCP_VERDICT_NAMES,
   type TcpConfig,
@@ -37,6 +38,7 @@ import { reasonCode, type ReasonName } from './reasons.js';
 import { defaultTimeouts, type Timeouts } from './timeouts.js';
 export type { Timeouts };
 import { TimerWheel } from './wheel.js';
+import { tcpFastAck } from './tcp-fast.js';
 
 export interface ConntrackConfig {
   maxSessions: number;
@@ -96,8 +98,15 @@ export class Conntrack {
   kPorts = 0;
   kZoneProto = 0;
   kProto = 0;
-  /** The clock of the packet being tracked (see track). */
-  private now = 0;
+  /** The clock of the packet being tracked (see track; trackAt's callers set it). */
+  now = 0;
+  /**
+   * After track(): a TCP session's state before the packet when the packet
+   * could change it, -1 when it could not (the ESTABLISHED fast path, or not
+   * TCP). Callers that follow state changes (active connections, sync) read
+   * it instead of the state before and after every packet.
+   */
+  tcpBefore = -1;
   /** Whether both key addresses are IPv4 (IPv4-mapped): find() then takes the IPv4 lookup. */
   kV4 = false;
 
@@ -242,12 +251,13 @@ export class Conntrack {
     return this.trackAt(entry, pkt, frameLen, related);
   }
 
-  /** track() at the time in `now`. */
-  private trackAt(entry: number, pkt: Packet, frameLen: number, related: boolean): number {
+  /** track() at the time in `now` (set it first: a double passed as an argument is a heap number). */
+  trackAt(entry: number, pkt: Packet, frameLen: number, related: boolean): number {
     const nowMs = this.now;
     const id = entry >> 1;
     const dir = entry & 1;
     const t = this.table;
+    this.tcpBefore = -1;
     if (related) {
       t.count1(entry, frameLen);
       return 0;
@@ -256,7 +266,11 @@ export class Conntrack {
     let timeoutMs: number;
     let flags = t.flags(id);
     if (proto === PROTO_TCP) {
-      const r = tcpTrack(this.tcp, id, dir as 0 | 1, pkt, this.cfg.tcp);
+      let r = TCP_OK;
+      if (!tcpFastAck(this.tcp, id, dir, pkt, this.cfg.tcp)) {
+        this.tcpBefore = tcpState(this.tcp, id);
+        r = tcpTrackGeneral(this.tcp, id, dir as 0 | 1, pkt, this.cfg.tcp);
+      }
       if (r === TCP_IGNORE) {
         // conntrack's "ignore": let it through, change nothing, do not refresh.
         t.count1(entry, frameLen);
