@@ -45,6 +45,8 @@ export class Device extends DeviceCore {
   /** The offload header of the frame the next process() call gets (see offloaded()). */
   private rxVnet = 0;
   private rxCsum = 0;
+  /** The time of the frame processAtClock() gets next (ms). */
+  clock = 0;
   /** The time of the frame being processed (ms; the device clock `now` never goes back). */
   private frameTime = 0;
 
@@ -128,9 +130,26 @@ export class Device extends DeviceCore {
     nowMs: number,
     wireLen = len,
   ): number {
-    // Small enough to be inlined into the caller's loop: the time goes on in fields, so no heap
-    // number is made for it per packet. Timers run once per tick; the clock moves every packet.
+    this.clock = nowMs;
+    return this.processAtClock(buf, off, len, linkType, iface, wireLen);
+  }
+
+  /**
+   * process() at the time in `clock` (ms). Loops that cannot count on
+   * process() being inlined set the field and call this: a double passed as an
+   * argument to a call that is not inlined is a new heap number per frame.
+   */
+  processAtClock(
+    buf: Uint8Array,
+    off: number,
+    len: number,
+    linkType: number,
+    iface: number,
+    wireLen = len,
+  ): number {
+    const nowMs = this.clock;
     this.frameTime = nowMs;
+    // Timers run once per tick, not per packet; the clock itself moves every packet.
     if (nowMs >= this.nextTick) this.advance(nowMs);
     else if (nowMs > this.now) this.now = nowMs;
     return this.frame(buf, off, len, linkType, iface, wireLen);

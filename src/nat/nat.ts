@@ -7,7 +7,7 @@
  * ICMP errors about a NATed session are translated outside and inside.
  */
 import type { NatTuple } from '../session/conntrack.js';
-import { F_DNAT, F_SNAT, F_V6, STRIDE, W_ADDR, type SessionTable } from '../session/table.js';
+import { F_DNAT, F_SNAT, F_V6, STRIDE, W_ADDR, W_PORTS, type SessionTable } from '../session/table.js';
 import { rd16, wr16 } from '../wire/bytes.js';
 import {
   csumUpdate16,
@@ -110,12 +110,14 @@ export class Nat {
     const b = id * STRIDE;
     // Addresses go to set4 as signed words: a word of 2^31 or more passed to
     // a call V8 does not inline would be boxed in a new heap number per packet.
+    // Ports too are read as signed words here: t.ports() returns a word that may be 2^31 or
+    // more (a client port >= 32768 in the top half), boxed when the call is not inlined.
     if ((entry & 1) === 0) {
-      const rp = t.ports(id, 1);
+      const rp = w[b + W_PORTS + 1]! | 0;
       if (f & F_DNAT) this.set4(p, true, w[b + W_ADDR + 2]! | 0, rp >>> 16);
       if (f & F_SNAT) this.set4(p, false, w[b + W_ADDR + 3]! | 0, rp & 0xffff);
     } else {
-      const op = t.ports(id, 0);
+      const op = w[b + W_PORTS]! | 0;
       if (f & F_DNAT) this.set4(p, false, w[b + W_ADDR + 1]! | 0, op & 0xffff);
       if (f & F_SNAT) this.set4(p, true, w[b + W_ADDR]! | 0, op >>> 16);
     }

@@ -105,7 +105,8 @@ export function replay(opts: ReplayOptions): ReplayResult {
 
   const size = statSync(opts.capture).size;
   let bytesSeen = 24;
-  let lastNow = 0;
+  // Not captured by the closure below: a double in a closure's context is a new heap number per store.
+  let latest = 0;
   let packets = 0;
   const copyFrames = verdicts !== null && cfg.virtualServers.length > 0;
   let scratch = new Uint8Array(copyFrames ? 65536 : 0);
@@ -124,8 +125,9 @@ export function replay(opts: ReplayOptions): ReplayResult {
         buf = scratch;
         off = 0;
       }
-      const v = dev.process(buf, off, batch.caplen[i]!, batch.linkType[i]!, iface, now, batch.origlen[i]!);
-      if (now > lastNow) lastNow = now;
+      dev.clock = now;
+      const v = dev.processAtClock(buf, off, batch.caplen[i]!, batch.linkType[i]!, iface, batch.origlen[i]!);
+      if (now > latest) latest = now;
       if (verdicts) {
         while (verdictIfaces <= iface) {
           const desc = reader.interfaces[verdictIfaces]!;
@@ -161,6 +163,7 @@ export function replay(opts: ReplayOptions): ReplayResult {
   // The session records (a few objects and strings per session) are built on first use:
   // most replays never ask for them. The device is not used after this, so they are the same.
   let sessions: SessionRecord[] | null = null;
+  const lastNow = latest;
   return {
     summary,
     get sessions(): SessionRecord[] {

@@ -38,6 +38,7 @@ export {
   F_V6,
   STRIDE,
   W_ADDR,
+  W_PORTS,
 } from './table-layout.js';
 
 /** How many index slots an eviction looks at from the new tuple's home slot (conntrack: 8 buckets). */
