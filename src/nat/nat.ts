@@ -7,7 +7,16 @@
  * ICMP errors about a NATed session are translated outside and inside.
  */
 import type { NatTuple } from '../session/conntrack.js';
-import { F_DNAT, F_SNAT, F_V6, STRIDE, W_ADDR, W_PORTS, type SessionTable } from '../session/table.js';
+import {
+  F_DNAT,
+  F_SNAT,
+  F_V6,
+  STRIDE,
+  W_ADDR,
+  W_FLAGS,
+  W_PORTS,
+  type SessionTable,
+} from '../session/table.js';
 import { rd16, wr16 } from '../wire/bytes.js';
 import {
   csumUpdate16,
@@ -58,10 +67,39 @@ export class Nat {
 
   /** Rewrites a packet of a NATed session travelling in direction entry & 1. */
   rewrite(t: SessionTable, entry: number, p: Packet): void {
-    const id = entry >> 1;
-    const f = t.flags(id);
+    const w = t.w;
+    const b = (entry >> 1) * STRIDE;
+    const f = w[b + W_FLAGS]! & 0xff;
     if ((f & (F_DNAT | F_SNAT)) === 0) return;
-    if (this.rewrite4(t, entry, f, p)) return;
+    // The common case in one pass: an IPv4 TCP/UDP packet, whole and not a fragment, of an
+    // IPv4 session. Address and port change together, so each checksum is updated once per
+    // side. Addresses and ports go to set4 as signed words: a word of 2^31 or more passed to
+    // (or returned by) a call V8 does not inline is a new heap number per packet.
+    const proto = p.l4Proto;
+    if (
+      p.ipVersion === 4 &&
+      !p.isFragment &&
+      !p.snapped &&
+      (proto === PROTO_TCP || proto === PROTO_UDP) &&
+      (f & F_V6) === 0
+    ) {
+      if ((entry & 1) === 0) {
+        const rp = w[b + W_PORTS + 1]! | 0;
+        if (f & F_DNAT) this.set4(p, true, w[b + W_ADDR + 2]! | 0, rp >>> 16);
+        if (f & F_SNAT) this.set4(p, false, w[b + W_ADDR + 3]! | 0, rp & 0xffff);
+      } else {
+        const op = w[b + W_PORTS]! | 0;
+        if (f & F_DNAT) this.set4(p, false, w[b + W_ADDR + 1]! | 0, op & 0xffff);
+        if (f & F_SNAT) this.set4(p, true, w[b + W_ADDR]! | 0, op >>> 16);
+      }
+      return;
+    }
+    this.rewriteAny(t, entry, f, p);
+  }
+
+  /** Any other packet of a NATed session: addresses, ports or ICMP identifier, IPv4 or IPv6. */
+  private rewriteAny(t: SessionTable, entry: number, f: number, p: Packet): void {
+    const id = entry >> 1;
     const l4 = p.l4Proto === PROTO_TCP || p.l4Proto === PROTO_UDP;
     const icmp = p.l4Proto === PROTO_ICMP || p.l4Proto === PROTO_ICMPV6;
     if ((entry & 1) === 0) {
@@ -93,35 +131,6 @@ export class Nat {
         else if (icmp) rewriteIcmpId(p, op >>> 16);
       }
     }
-  }
-
-  /**
-   * The common case in one pass: an IPv4 TCP/UDP packet, whole and not a
-   * fragment, of an IPv4 session. Address and port change together, so the
-   * IP checksum is updated once and the L4 checksum once per side.
-   */
-  private rewrite4(t: SessionTable, entry: number, f: number, p: Packet): boolean {
-    const proto = p.l4Proto;
-    if (p.ipVersion !== 4 || p.isFragment || p.snapped || (proto !== PROTO_TCP && proto !== PROTO_UDP))
-      return false;
-    if (f & F_V6) return false;
-    const id = entry >> 1;
-    const w = t.w;
-    const b = id * STRIDE;
-    // Addresses go to set4 as signed words: a word of 2^31 or more passed to
-    // a call V8 does not inline would be boxed in a new heap number per packet.
-    // Ports too are read as signed words here: t.ports() returns a word that may be 2^31 or
-    // more (a client port >= 32768 in the top half), boxed when the call is not inlined.
-    if ((entry & 1) === 0) {
-      const rp = w[b + W_PORTS + 1]! | 0;
-      if (f & F_DNAT) this.set4(p, true, w[b + W_ADDR + 2]! | 0, rp >>> 16);
-      if (f & F_SNAT) this.set4(p, false, w[b + W_ADDR + 3]! | 0, rp & 0xffff);
-    } else {
-      const op = w[b + W_PORTS]! | 0;
-      if (f & F_DNAT) this.set4(p, false, w[b + W_ADDR + 1]! | 0, op & 0xffff);
-      if (f & F_SNAT) this.set4(p, true, w[b + W_ADDR]! | 0, op >>> 16);
-    }
-    return true;
   }
 
   /**

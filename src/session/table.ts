@@ -38,6 +38,7 @@ export {
   F_V6,
   STRIDE,
   W_ADDR,
+  W_FLAGS,
   W_PORTS,
 } from './table-layout.js';
 
