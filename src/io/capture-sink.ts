@@ -59,11 +59,4 @@ export class FileSink {
   }
 }
 
-/** Copies `n` bytes without allocating a view for short frames. */
-export function copyBytes(src: Uint8Array, so: number, dst: Uint8Array, d: number, n: number): void {
-  if (n <= 128) {
-    for (let i = 0; i < n; i++) dst[d + i] = src[so + i]!;
-  } else {
-    dst.set(src.subarray(so, so + n), d);
-  }
-}
+export { copyBytes } from '../wire/bytes.js';

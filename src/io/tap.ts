@@ -13,6 +13,7 @@
  * the fd keeps working. The by-name helpers (MTU, MAC, link up) only work
  * before such a move, which is why `open()` reads what it needs right away.
  */
+import { copyBytes } from '../wire/bytes.js';
 import {
   TUN_F_CSUM,
   TUN_F_TSO4,
@@ -246,7 +247,7 @@ export class TapPort implements Port {
       writeVnet(this.txBuf, at, vnet, hdrLen, csum & 0xffff, csum >>> 16);
       at += VNET_HDR_LEN;
     }
-    this.txBuf.set(buf.subarray(off, off + len), at);
+    copyBytes(buf, off, this.txBuf, at, len);
     this.txOff[i] = this.txPos;
     this.txLen[i] = total;
     this.txPos += total;

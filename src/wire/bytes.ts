@@ -56,3 +56,12 @@ export function clearAddr(w: Uint32Array): void {
 export function isV4Mapped(w: Uint32Array): boolean {
   return w[0] === 0 && w[1] === 0 && w[2] === 0xffff;
 }
+
+/** Copies `n` bytes without allocating a view for short frames. */
+export function copyBytes(src: Uint8Array, so: number, dst: Uint8Array, d: number, n: number): void {
+  if (n <= 128) {
+    for (let i = 0; i < n; i++) dst[d + i] = src[so + i]!;
+  } else {
+    dst.set(src.subarray(so, so + n), d);
+  }
+}

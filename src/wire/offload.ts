@@ -14,7 +14,7 @@
  * Packed forms kept per frame (no object per frame): `vnet` = flags |
  * gsoType << 8 | gsoSize << 16, `csum` = csumStart | csumOffset << 16.
  */
-import { rd16, rd32, wr16, wr32 } from './bytes.js';
+import { copyBytes, rd16, rd32, wr16, wr32 } from './bytes.js';
 import { fold, onesSum, pseudoSum } from './checksum.js';
 import { PROTO_TCP, PROTO_UDP, type Packet } from './packet.js';
 
@@ -180,8 +180,8 @@ export function segmentTcp(
   let n = 0;
   for (let done = 0; done < total; done += mss, n++) {
     const chunk = total - done < mss ? total - done : mss;
-    out.set(b.subarray(off, off + hdr), 0);
-    out.set(b.subarray(off + hdr + done, off + hdr + done + chunk), hdr);
+    copyBytes(b, off, out, 0, hdr);
+    copyBytes(b, off + hdr + done, out, hdr, chunk);
     const l4len = hdr - l4 + chunk;
     if (v4) {
       wr16(out, l3 + 2, l4 - l3 + l4len);
