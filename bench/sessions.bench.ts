@@ -10,8 +10,16 @@
  *       ratio >= 0.8. For reference, also 10,000 live in a table sized for 10,000.
  *   (b') the same keys through SessionTable.lookupBatch (all keys in one call; the table stages
  *       them in groups so that their cache misses overlap), same rounds, same ratio.
+ *   (c) for reference, the same table layout and keys in C (bench/ref/lookup.c, built here with
+ *       `cc -O2` when a C compiler is present), one key at a time and with prefetching: how much
+ *       of the ratio is this machine's memory rather than the language.
  * `npx tsx bench/run.ts sessions`
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import v8 from 'node:v8';
 import { Conntrack, defaultConntrackConfig } from '../src/session/conntrack.js';
@@ -234,4 +242,43 @@ export async function run(): Promise<void> {
     `    ratio 1M live / 10k live: ${fmt(bratio, 3)} -> target >= ${TARGET_RATIO}: ${bratio >= TARGET_RATIO ? 'met' : 'MISSED'}` +
       `  (1M batch vs 1M lookup: ${fmt(xb / b, 2)}x)`,
   );
+  reference();
+}
+
+/** (c) The C reference (bench/ref/lookup.c): same capacity, lookups and rounds. */
+function reference(): void {
+  const src = fileURLToPath(new URL('./ref/lookup.c', import.meta.url));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sdev-ref-'));
+  try {
+    const exe = path.join(dir, 'lookup');
+    const cc = spawnSync('cc', ['-O2', '-o', exe, src], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) {
+      console.log(`(c) C reference: skipped (cc: ${cc.error?.message ?? cc.stderr.trim()})`);
+      return;
+    }
+    const r = spawnSync(exe, [String(BIG), String(LOOKUPS), String(ROUNDS), String(SMALL), String(BIG)], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`bench/ref/lookup failed: ${r.stderr}`);
+    const ns = new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').map(Number) as [number, number, number])
+        .map(([live, one, pre]) => [live, { one, pre }]),
+    );
+    const s = ns.get(SMALL)!;
+    const b = ns.get(BIG)!;
+    console.log(
+      `(c) C reference (bench/ref/lookup.c, cc -O2): the same layout and keys, median of ${ROUNDS} rounds`,
+    );
+    console.log(
+      `    one at a time:        ${fmt(1e3 / s.one, 2)} M/s at ${SMALL}, ${fmt(1e3 / b.one, 2)} M/s at ${BIG}: ratio ${fmt(s.one / b.one, 3)}`,
+    );
+    console.log(
+      `    prefetched, by 32:    ${fmt(1e3 / s.pre, 2)} M/s at ${SMALL}, ${fmt(1e3 / b.pre, 2)} M/s at ${BIG}: ratio ${fmt(s.pre / b.pre, 3)}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
