@@ -17,14 +17,19 @@ import {
   reasonCode,
   type ReasonName,
 } from '../session/reasons.js';
+import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_DNAT, F_SNAT } from '../session/table.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
-import { ETH_ARP, LINKTYPE_ETHERNET, Packet } from '../wire/packet.js';
+import { readTcp4, TcpSegment } from '../wire/fast-tcp.js';
+import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js';
 import { DeviceCore } from './core.js';
 import { SyncStage } from './sync-stage.js';
 import { HA_DECAP, HA_SYNC, HA_UNTRUSTED } from './ha-stage.js';
 import { reloadDevice, type ReloadSummary } from './reload.js';
 import { IN_CONSUMED, IN_TO_DEVICE } from './route-stage.js';
 import { V_CONSUMED, V_FORWARDED, V_HELD } from './verdict.js';
+
+/** fast(): not a frame it takes; nothing was changed. */
+const NOT_FAST = -1;
 
 export type { FrameSink } from './core.js';
 
@@ -40,6 +45,11 @@ export class Device extends DeviceCore {
   private readonly pkt = new Packet();
   private readonly inner = new Packet();
   private readonly frag = new Packet();
+  private readonly seg = new TcpSegment();
+  /** Off only to compare the two paths (tests, benches). */
+  fastPath = true;
+  /** Frames the session fast path forwarded (a part of stats.verdicts' forwarded). */
+  fastFrames = 0;
   private readonly tmpAddr = new Uint32Array([0, 0, 0xffff, 0]);
   private nextTick = -Infinity;
   /** The offload header of the frame the next process() call gets (see offloaded()). */
@@ -152,7 +162,60 @@ export class Device extends DeviceCore {
     // Timers run once per tick, not per packet; the clock itself moves every packet.
     if (nowMs >= this.nextTick) this.advance(nowMs);
     else if (nowMs > this.now) this.now = nowMs;
+    if (this.fastPath) {
+      const v = this.fast(buf, off, len, linkType, wireLen);
+      if (v !== NOT_FAST) return v;
+    }
     return this.frame(buf, off, len, linkType, iface, wireLen);
+  }
+
+  /**
+   * The session fast path: an ordinary segment of an established TCP flow
+   * (readTcp4's frame shape) that its session passes unchanged (no NAT; the
+   * tracker's fast case, tcpFastAck) is forwarded here with none of the
+   * general decode and stages. Exactly what frame() would do with it
+   * (test/unit/device/fast-path.test.ts replays captures both ways and
+   * compares everything). NOT_FAST, having changed nothing, for any other
+   * frame, and whenever a stage that needs the general path is on: router
+   * mode, ha, offload metadata, a trace, checksum verification.
+   */
+  private fast(buf: Uint8Array, off: number, len: number, linkType: number, wireLen: number): number {
+    if (
+      linkType !== LINKTYPE_ETHERNET ||
+      wireLen > len ||
+      this.rs !== null ||
+      this.ha !== null ||
+      this.sync !== null ||
+      this.tracer !== null ||
+      this.rxVnet !== 0 ||
+      this.cfg.verifyChecksums
+    )
+      return NOT_FAST;
+    const s = this.seg;
+    if (readTcp4(buf, off, off + len, s) !== 0) return NOT_FAST;
+    const ct = this.ct;
+    const t = ct.table;
+    const e = t.lookup4(((ct.cfg.zoneByVlan ? s.vlan : 0) << 8) | PROTO_TCP, s.src, s.dst, s.ports);
+    if (e < 0) return NOT_FAST;
+    const id = e >> 1;
+    if (t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET]! <= this.now) return NOT_FAST;
+    if ((t.flags(id) & (F_DNAT | F_SNAT)) !== 0) return NOT_FAST;
+    ct.now = this.now;
+    if (!ct.trackFastAck(e, s, len)) return NOT_FAST;
+    // What frame(), judge(), hit(), out() and end() leave for such a frame.
+    const st = this.stats;
+    st.packetsIn++;
+    st.bytesIn += len;
+    this.fastFrames++;
+    this.redirected = false;
+    this.decapsulated = false;
+    this.deferTicket = -1;
+    this.natted = false;
+    this.session = t.serial(id);
+    const port = t.port(e);
+    this.outPort = port;
+    this.emit(port, buf, off, len);
+    return this.end(V_FORWARDED, 0);
   }
 
   /** process() once the clock is set (`frameTime`: the frame's own time). */

@@ -38,7 +38,7 @@ import { reasonCode, type ReasonName } from './reasons.js';
 import { defaultTimeouts, type Timeouts } from './timeouts.js';
 export type { Timeouts };
 import { TimerWheel } from './wheel.js';
-import { tcpFastAck } from './tcp-fast.js';
+import { tcpFastAck, type TcpSegmentFields } from './tcp-fast.js';
 
 export interface ConntrackConfig {
   maxSessions: number;
@@ -253,7 +253,6 @@ export class Conntrack {
 
   /** track() at the time in `now` (set it first: a double passed as an argument is a heap number). */
   trackAt(entry: number, pkt: Packet, frameLen: number, related: boolean): number {
-    const nowMs = this.now;
     const id = entry >> 1;
     const dir = entry & 1;
     const t = this.table;
@@ -291,15 +290,40 @@ export class Conntrack {
         if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) flags &= ~F_ASSURED;
       } else timeoutMs = this.cfg.timeouts.generic * 1000;
     }
+    this.commit(entry, flags, timeoutMs, frameLen);
+    return 0;
+  }
+
+  /**
+   * trackAt() of a segment that tcpFastAck takes (an in-window ESTABLISHED
+   * ACK/data segment of the session at `entry`), for the device's session
+   * fast path: false, having changed nothing, for any other segment. Like
+   * trackAt, reads the clock from `now`.
+   */
+  trackFastAck(entry: number, seg: TcpSegmentFields, frameLen: number): boolean {
+    const id = entry >> 1;
+    const dir = entry & 1;
+    this.tcpBefore = -1;
+    if (!tcpFastAck(this.tcp, id, dir, seg, this.cfg.tcp)) return false;
+    let flags = this.table.flags(id);
+    if (dir === 1) flags |= F_SEEN_REPLY;
+    if (tcpIsAssured(this.tcp, id)) flags |= F_ASSURED;
+    this.commit(entry, flags, tcpTimeoutMs(this.tcp, id, this.cfg.timeouts.tcp), frameLen);
+    return true;
+  }
+
+  /** The end of tracking a packet: the session's flags, counters and expiry (refreshed from `now`). */
+  private commit(entry: number, flags: number, timeoutMs: number, frameLen: number): void {
+    const t = this.table;
+    const id = entry >> 1;
     t.setFlags(id, flags);
     t.count1(entry, frameLen);
     const f64 = t.f64;
     const at = id * EXPIRES_STRIDE + EXPIRES_OFFSET;
     const old = f64[at]!;
-    const next = nowMs + timeoutMs;
+    const next = this.now + timeoutMs;
     f64[at] = next;
     if (next < old) this.wheel.schedule(id);
-    return 0;
   }
 
   /** Moves the clock: expires every session due at or before nowMs. */

@@ -15,6 +15,12 @@
  */
 import type { Packet } from '../wire/packet.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/packet.js';
+
+/** The fields of a segment the fast case reads: a decoded Packet's, or the session fast path's TcpSegment. */
+export type TcpSegmentFields = Pick<
+  Packet,
+  'tcpFlags' | 'seq' | 'ack' | 'window' | 'payloadLen' | 'hasSack' | 'sackMaxRight'
+>;
 import { TCP_IDX_ACK, TCP_STATE_ESTABLISHED } from './tcp-states.js';
 import {
   CF_ASSURED,
@@ -52,7 +58,13 @@ const ACK_CLASS_MASK = TCP_FIN | TCP_SYN | TCP_RST | TCP_ACK;
 const TIMEOUT_INPUTS = CF_RETRANS_HIT | CF_LAST_RST | CF_NOREPLY;
 
 /** Track an in-window ESTABLISHED ACK/data segment; false (nothing written) when it is not one. */
-export function tcpFastAck(s: TcpStore, id: number, dir: number, pkt: Packet, cfg: TcpConfig): boolean {
+export function tcpFastAck(
+  s: TcpStore,
+  id: number,
+  dir: number,
+  pkt: TcpSegmentFields,
+  cfg: TcpConfig,
+): boolean {
   if ((pkt.tcpFlags & ACK_CLASS_MASK) !== TCP_ACK) return false;
   const d = s.data;
   const b = id * TCP_WORDS;
