@@ -3,7 +3,8 @@
  * through the default stateful firewall. Measured in the same run, rounds interleaved, medians:
  *   (a) the capture reader alone (openCapture + next, touching every record): the I/O baseline;
  *   (b) `replay({ capture, config: defaultConfig() })` with no outputs;
- *   (c) the Device alone over frames already in memory (no I/O).
+ *   (c) the Device alone over frames already in memory (no I/O);
+ *   (d) the same with the session fast path off (every frame through the general path).
  * Checks that the replay forwarded every packet (a drop is a bug to report).
  * `npx tsx bench/run.ts replay`
  */
@@ -102,15 +103,20 @@ function load(file: string, bytes: number): InMemory {
 const nullSink = { send(): void {} };
 
 /** (c) The Device alone over frames in memory (construction not timed). Returns Mpps and drops. */
-function deviceAlone(m: InMemory, cfg: DeviceConfig): { rate: Rate; dropped: number; forwarded: number } {
+function deviceAlone(
+  m: InMemory,
+  cfg: DeviceConfig,
+  fastPath = true,
+): { rate: Rate; dropped: number; forwarded: number; fast: number } {
   const dev = new Device(cfg, nullSink);
+  dev.fastPath = fastPath;
   const { buf, off, len, timeMs } = m;
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < PACKETS; i++) dev.process(buf, off[i]!, len[i]!, 1, 0, timeMs[i]!);
   const rate = rateSince(PACKETS, t0, c0);
   const v = dev.stats.verdicts;
-  return { rate, dropped: v[V_DROPPED]!, forwarded: v[V_FORWARDED]! };
+  return { rate, dropped: v[V_DROPPED]!, forwarded: v[V_FORWARDED]!, fast: dev.fastFrames };
 }
 
 export async function run(): Promise<void> {
@@ -129,9 +135,12 @@ export async function run(): Promise<void> {
     readerAlone(file);
     let last = replayRound(file, cfg);
     deviceAlone(mem, cfg);
+    deviceAlone(mem, cfg, false);
     const rd: Rate[] = [];
     const rp: Rate[] = [];
     const dv: Rate[] = [];
+    const dg: Rate[] = [];
+    let devFast = 0;
     let devDropped = 0;
     let devForwarded = 0;
     // No forced gc() between rounds: under --expose-gc a forced full GC discards the
@@ -146,6 +155,8 @@ export async function run(): Promise<void> {
       dv.push(d.rate);
       devDropped = d.dropped;
       devForwarded = d.forwarded;
+      devFast = d.fast;
+      dg.push(deviceAlone(mem, cfg, false).rate);
     }
     const wall = (xs: Rate[]): number => median(xs.map((x) => x.wall));
     const cpu = (xs: Rate[]): number => median(xs.map((x) => x.cpu));
@@ -164,6 +175,11 @@ export async function run(): Promise<void> {
     line('(a) reader alone (openCapture + next): ', rd);
     line('(b) replay, default config, no outputs:', rp);
     line('(c) Device.process, frames in memory:  ', dv);
+    line('(d) the same, session fast path off:   ', dg);
+    console.log(
+      `session fast path: ${fmt((devFast / PACKETS) * 100, 1)}% of the frames; (c)/(d) ${fmt(c / wall(dg), 2)}x wall, ` +
+        `paired by round ${fmt(median(dv.map((x, i) => x.wall / dg[i]!.wall)), 2)}x`,
+    );
     console.log(`ratio replay / reader alone: ${fmt(b / a, 3)} wall, ${fmt(cpu(rp) / cpu(rd), 3)} cpu`);
     console.log(`device share of the replay's time: ${fmt((1 / c / (1 / b)) * 100, 0)}% wall`);
     const s = last.summary;
