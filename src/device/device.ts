@@ -19,7 +19,7 @@ import {
 } from '../session/reasons.js';
 import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_DNAT, F_SNAT } from '../session/table.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
-import { readTcp4, TcpSegment } from '../wire/fast-tcp.js';
+import { FastSegment, readSegment4 } from '../wire/fast-segment.js';
 import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js';
 import { DeviceCore } from './core.js';
 import { SyncStage } from './sync-stage.js';
@@ -45,7 +45,7 @@ export class Device extends DeviceCore {
   private readonly pkt = new Packet();
   private readonly inner = new Packet();
   private readonly frag = new Packet();
-  private readonly seg = new TcpSegment();
+  private readonly seg = new FastSegment();
   /** Off only to compare the two paths (tests, benches). */
   fastPath = true;
   /** Frames the session fast path forwarded (a part of stats.verdicts' forwarded). */
@@ -170,10 +170,10 @@ export class Device extends DeviceCore {
   }
 
   /**
-   * The session fast path: an ordinary segment of an established TCP flow
-   * (readTcp4's frame shape) that its session passes unchanged (no NAT; the
-   * tracker's fast case, tcpFastAck) is forwarded here with none of the
-   * general decode and stages. Exactly what frame() would do with it
+   * The session fast path: an ordinary packet of an established flow
+   * (readSegment4's frame shape) that its session passes unchanged (no NAT;
+   * for TCP the tracker's fast case, tcpFastAck; any UDP packet of a session)
+   * is forwarded here with none of the general decode and stages. Exactly what frame() would do with it
    * (test/unit/device/fast-path.test.ts replays captures both ways and
    * compares everything). NOT_FAST, having changed nothing, for any other
    * frame, and whenever a stage that needs the general path is on: router
@@ -192,16 +192,17 @@ export class Device extends DeviceCore {
     )
       return NOT_FAST;
     const s = this.seg;
-    if (readTcp4(buf, off, off + len, s) !== 0) return NOT_FAST;
+    if (readSegment4(buf, off, off + len, s) !== 0) return NOT_FAST;
     const ct = this.ct;
     const t = ct.table;
-    const e = t.lookup4(((ct.cfg.zoneByVlan ? s.vlan : 0) << 8) | PROTO_TCP, s.src, s.dst, s.ports);
+    const e = t.lookup4(((ct.cfg.zoneByVlan ? s.vlan : 0) << 8) | s.proto, s.src, s.dst, s.ports);
     if (e < 0) return NOT_FAST;
     const id = e >> 1;
     if (t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET]! <= this.now) return NOT_FAST;
     if ((t.flags(id) & (F_DNAT | F_SNAT)) !== 0) return NOT_FAST;
     ct.now = this.now;
-    if (!ct.trackFastAck(e, s, len)) return NOT_FAST;
+    if (s.proto !== PROTO_TCP) ct.trackUdp(e, len);
+    else if (!ct.trackFastAck(e, s, len)) return NOT_FAST;
     // What frame(), judge(), hit(), out() and end() leave for such a frame.
     const st = this.stats;
     st.packetsIn++;

@@ -262,6 +262,10 @@ export class Conntrack {
       return 0;
     }
     const proto = this.kProto;
+    if (proto === PROTO_UDP) {
+      this.trackUdp(entry, frameLen);
+      return 0;
+    }
     let timeoutMs: number;
     let flags = t.flags(id);
     if (proto === PROTO_TCP) {
@@ -282,10 +286,7 @@ export class Conntrack {
     } else {
       if (flags & F_SEEN_REPLY) flags |= F_ASSURED;
       if (dir === 1) flags |= F_SEEN_REPLY;
-      if (proto === PROTO_UDP) {
-        const u = this.cfg.timeouts.udp;
-        timeoutMs = (flags & F_SEEN_REPLY ? u.replied : u.unreplied) * 1000;
-      } else if (isIcmp(proto)) {
+      if (isIcmp(proto)) {
         timeoutMs = this.cfg.timeouts.icmp * 1000;
         if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) flags &= ~F_ASSURED;
       } else timeoutMs = this.cfg.timeouts.generic * 1000;
@@ -310,6 +311,16 @@ export class Conntrack {
     if (tcpIsAssured(this.tcp, id)) flags |= F_ASSURED;
     this.commit(entry, flags, tcpTimeoutMs(this.tcp, id, this.cfg.timeouts.tcp), frameLen);
     return true;
+  }
+
+  /** trackAt() of a UDP packet (not RELATED) of the session at `entry`; also the session fast path's. */
+  trackUdp(entry: number, frameLen: number): void {
+    this.tcpBefore = -1;
+    let flags = this.table.flags(entry >> 1);
+    if (flags & F_SEEN_REPLY) flags |= F_ASSURED;
+    if ((entry & 1) === 1) flags |= F_SEEN_REPLY;
+    const u = this.cfg.timeouts.udp;
+    this.commit(entry, flags, (flags & F_SEEN_REPLY ? u.replied : u.unreplied) * 1000, frameLen);
   }
 
   /** The end of tracking a packet: the session's flags, counters and expiry (refreshed from `now`). */

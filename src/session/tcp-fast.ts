@@ -16,7 +16,7 @@
 import type { Packet } from '../wire/packet.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/packet.js';
 
-/** The fields of a segment the fast case reads: a decoded Packet's, or the session fast path's TcpSegment. */
+/** The fields of a segment the fast case reads: a decoded Packet's, or the session fast path's FastSegment. */
 export type TcpSegmentFields = Pick<
   Packet,
   'tcpFlags' | 'seq' | 'ack' | 'window' | 'payloadLen' | 'hasSack' | 'sackMaxRight'

@@ -3,9 +3,9 @@
  * frames through two devices, one with `fastPath` off, must give the same
  * verdict, reason, session and egress port for every frame, send the same
  * frames and leave the same counters and byte-identical session state (table
- * blocks, index, TCP state, timer wheel). Random conversations with bad
- * sequence numbers, odd flags, options, VLAN tags, NAT and expiry, and every
- * third-party capture.
+ * blocks, index, TCP state, timer wheel). Random TCP conversations with bad
+ * sequence numbers, odd flags, options, VLAN tags, NAT and expiry, random UDP
+ * flows with bent lengths, and every third-party capture.
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -92,6 +92,7 @@ zones:
   outside: { default: true }
 virtual-servers:
   - { name: web, vip: 10.0.0.100, proto: tcp, port: 80, reals: [ { address: 10.0.2.11 } ] }
+  - { name: dns, vip: 10.0.0.53, proto: udp, port: 53, reals: [ { address: 10.0.2.12 } ] }
 masquerade:
   - { from: inside, to: outside, address: 198.51.100.1, ports: 2000-2100 }
 policy: { rules: [ { from: inside, action: accept } ] }
@@ -163,6 +164,69 @@ class Flow {
     }
     return f;
   }
+}
+
+/** A UDP flow; `frame` builds one datagram (its UDP length field bent by `lenOff`). */
+class UdpFlow {
+  seen?: { c: string; cp: number; s: string; sp: number };
+  constructor(
+    readonly c: string,
+    readonly cp: number,
+    readonly s: string,
+    readonly sp: number,
+    readonly vlan: number | undefined,
+  ) {}
+
+  frame(fromClient: boolean, data: number, lenOff = 0): Uint8Array {
+    const v = this.seen ?? this;
+    const f = buildFrame({
+      vlans: this.vlan === undefined ? undefined : [this.vlan],
+      ipv4: fromClient ? { src: this.c, dst: this.s } : { src: v.s, dst: v.c },
+      udp: { srcPort: fromClient ? this.cp : v.sp, dstPort: fromClient ? this.sp : v.cp },
+      payload: data ? new Uint8Array(data).fill(0x62) : undefined,
+    });
+    if (lenOff !== 0) {
+      const at = 14 + (this.vlan === undefined ? 0 : 4) + 20 + 4;
+      const l = (((f[at]! << 8) | f[at + 1]!) + lenOff) & 0xffff;
+      f[at] = l >> 8;
+      f[at + 1] = l & 0xff;
+    }
+    return f;
+  }
+}
+
+type UdpStepT = { flow: number; fromClient: boolean; data: number; lenOff: number; dt: number };
+
+const udpStep: fc.Arbitrary<UdpStepT> = fc.record({
+  flow: fc.nat(2),
+  fromClient: fc.boolean(),
+  data: fc.constantFrom(0, 1, 100, 1400),
+  lenOff: fc.constantFrom(0, 0, 0, 0, 0, 0, -1, 1, -8, 4000),
+  dt: fc.constantFrom(0, 1, 10, 1000, 31_000, 130_000),
+});
+
+/** Three UDP flows (one on VLAN 7, one to the UDP VIP of the LB config), then the steps. */
+function udpScenario(cfg: () => DeviceConfig, steps: UdpStepT[]): [Side, Side] {
+  const [a, b] = pair(cfg);
+  const flows = [
+    new UdpFlow('10.0.1.2', 5353, '192.0.2.53', 53, undefined),
+    new UdpFlow('10.0.1.3', 5354, '10.0.2.53', 53, 7),
+    new UdpFlow('10.0.1.4', 5355, '10.0.0.53', 53, undefined),
+  ];
+  let t = 1000;
+  for (const f of flows) {
+    feed(a, b, f.frame(true, 40), (t += 1));
+    f.seen = lastSent(a);
+    for (let i = 0; i < 3; i++) {
+      feed(a, b, f.frame(false, 200), (t += 1));
+      feed(a, b, f.frame(true, 40), (t += 1));
+    }
+  }
+  for (const s of steps) {
+    t += s.dt;
+    feed(a, b, flows[s.flow]!.frame(s.fromClient, s.data, s.lenOff), t);
+  }
+  return [a, b];
 }
 
 type StepT = {
@@ -259,6 +323,26 @@ describe('session fast path', () => {
           same(a, b);
         }),
         { numRuns: 150 },
+      );
+    }
+  });
+
+  it('takes UDP datagrams of existing sessions, the same way as the general path', () => {
+    const [a, b] = udpScenario(config, []);
+    same(a, b);
+    // All but each flow's first datagram (which creates the session).
+    expect(a.dev.fastFrames).toBe(3 * 6);
+    const [c, d] = udpScenario(LB, []);
+    same(c, d);
+    // Only the flow to the dmz: the others are masqueraded or go to the VIP.
+    expect(c.dev.fastFrames).toBe(6);
+    for (const cfg of [config, LB]) {
+      fc.assert(
+        fc.property(fc.array(udpStep, { maxLength: 40 }), (steps) => {
+          const [x, y] = udpScenario(cfg, steps);
+          same(x, y);
+        }),
+        { numRuns: 100 },
       );
     }
   });
