@@ -81,7 +81,7 @@ export function statsText(s: StatsJson): string {
   const ss = s.sessions;
   const lines = [
     `device    ${s.device} (up ${s.uptimeSeconds} s)`,
-    `packets   ${s.packetsIn} in, ${v.forwarded ?? 0} forwarded, ${v.dropped ?? 0} dropped, ` +
+    `packets   ${s.packetsIn} in, ${v.forwarded ?? 0} forwarded (${s.fastPathFrames} by the session fast path), ${v.dropped ?? 0} dropped, ` +
       `${v.consumed ?? 0} consumed, ${v.held ?? 0} held`,
     `drops     ${list(s.dropsByReason)}`,
     `sessions  ${ss.current} now (peak ${ss.peak}, max ${ss.max}), ${ss.created} created, ` +

@@ -43,6 +43,8 @@ export interface StatsJson {
   uptimeSeconds: number;
   packetsIn: number;
   bytesIn: number;
+  /** Frames the session fast path forwarded (counted in verdicts.forwarded too). */
+  fastPathFrames: number;
   /** Every verdict name with its count. */
   verdicts: Record<string, number>;
   /** Reasons with a non-zero count (names from src/session/reasons.ts). */

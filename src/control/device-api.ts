@@ -87,6 +87,7 @@ export function deviceControlApi(device: () => Device, opts: DeviceApiOptions): 
         uptimeSeconds: Math.max(0, Math.round((wall() - started) / 1000)),
         packetsIn: st.packetsIn,
         bytesIn: st.bytesIn,
+        fastPathFrames: dev.fastFrames,
         verdicts,
         dropsByReason: drops,
         sessions: {

@@ -38,6 +38,7 @@ export const METRIC_NAMES = [
   'sdev_device_info',
   'sdev_packets_total',
   'sdev_received_bytes_total',
+  'sdev_fast_path_frames_total',
   'sdev_drops_total',
   'sdev_sessions',
   'sdev_sessions_max',
@@ -107,6 +108,12 @@ export function createMetrics(api: ControlApi, opts: MetricsOptions = {}): Devic
   );
   counter('sdev_received_bytes_total', 'Bytes of the frames the device processed', [], (s) =>
     one(s.stats.bytesIn),
+  );
+  counter(
+    'sdev_fast_path_frames_total',
+    'Frames the session fast path forwarded (established flows, no NAT; also in sdev_packets_total)',
+    [],
+    (s) => one(s.stats.fastPathFrames),
   );
   counter('sdev_drops_total', 'Dropped frames, by reason', ['reason'], (s) =>
     REASONS.map((r) => [{ reason: r }, s.stats.dropsByReason[r] ?? 0]),

@@ -11,6 +11,8 @@ export interface ReplaySummary {
   packetsIn: number;
   bytesIn: number;
   forwarded: number;
+  /** Of those, by the session fast path. */
+  fastPathFrames: number;
   dropped: number;
   held: number;
   consumed: number;
@@ -71,6 +73,7 @@ export function summarise(
     packetsIn: st.packetsIn,
     bytesIn: st.bytesIn,
     forwarded: v('forwarded'),
+    fastPathFrames: dev.fastFrames,
     dropped: v('dropped'),
     held: v('held'),
     consumed: v('consumed'),
@@ -95,7 +98,8 @@ export function summaryText(s: ReplaySummary): string {
   const lines = [
     `capture   ${s.capture}`,
     `config    ${s.config}`,
-    `packets   ${s.packetsIn} in, ${s.forwarded} forwarded, ${s.dropped} dropped, ${s.held} held`,
+    `packets   ${s.packetsIn} in, ${s.forwarded} forwarded (${s.fastPathFrames} by the session fast path), ` +
+      `${s.dropped} dropped, ${s.held} held`,
   ];
   const drops = Object.entries(s.dropsByReason).sort((a, b) => b[1] - a[1]);
   if (drops.length) lines.push(`drops     ${drops.map(([k, n]) => `${k} ${n}`).join(', ')}`);

@@ -22,6 +22,8 @@ describe('GET /stats', () => {
     expect(st.packetsIn).toBe(lab.verdicts.length);
     expect(st.packetsIn).toBe(d.packetsIn);
     expect(st.bytesIn).toBe(d.bytesIn);
+    expect(st.fastPathFrames).toBe(lab.dev.fastFrames);
+    expect(st.fastPathFrames).toBeGreaterThan(0);
     expect(st.verdicts).toEqual(Object.fromEntries(VERDICT_NAMES.map((n, i) => [n, d.verdicts[i]])));
     expect(st.verdicts.forwarded).toBe(lab.verdicts.filter((v) => v === 'forwarded').length);
     expect(st.dropsByReason).toEqual({ 'policy-deny': 1 });
