@@ -17,7 +17,7 @@ import {
   reasonCode,
   type ReasonName,
 } from '../session/reasons.js';
-import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_DNAT, F_SNAT } from '../session/table.js';
+import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_DNAT, F_SNAT, F_V6 } from '../session/table.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
 import { FastSegment, readSegment4 } from '../wire/fast-segment.js';
 import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js';
@@ -30,6 +30,14 @@ import { V_CONSUMED, V_FORWARDED, V_HELD } from './verdict.js';
 
 /** fast(): not a frame it takes; nothing was changed. */
 const NOT_FAST = -1;
+
+function fastNatPacket(): Packet {
+  const q = new Packet();
+  q.ipVersion = 4;
+  q.src.set([0, 0, 0xffff, 0]);
+  q.dst.set([0, 0, 0xffff, 0]);
+  return q;
+}
 
 export type { FrameSink } from './core.js';
 
@@ -46,6 +54,8 @@ export class Device extends DeviceCore {
   private readonly inner = new Packet();
   private readonly frag = new Packet();
   private readonly seg = new FastSegment();
+  /** The few fields of a packet the fast path's NAT reads (an IPv4 TCP/UDP packet, whole). */
+  private readonly natPkt = fastNatPacket();
   /** Off only to compare the two paths (tests, benches). */
   fastPath = true;
   /** Frames the session fast path forwarded (a part of stats.verdicts' forwarded). */
@@ -199,10 +209,26 @@ export class Device extends DeviceCore {
     if (e < 0) return NOT_FAST;
     const id = e >> 1;
     if (t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET]! <= this.now) return NOT_FAST;
-    if ((t.flags(id) & (F_DNAT | F_SNAT)) !== 0) return NOT_FAST;
+    const nat = t.flags(id) & (F_DNAT | F_SNAT | F_V6);
+    // A NATed session with an IPv6 side: the general path's NAT.
+    if ((nat & F_V6) !== 0) return NOT_FAST;
     ct.now = this.now;
     if (s.proto !== PROTO_TCP) ct.trackUdp(e, len);
     else if (!ct.trackFastAck(e, s, len)) return NOT_FAST;
+    // The NAT of hit(): Nat.rewrite's IPv4 case reads these fields only.
+    if (nat !== 0) {
+      const q = this.natPkt;
+      q.buf = buf;
+      q.l3Off = s.l3;
+      q.l4Off = s.l4;
+      q.ipEnd = s.ipEnd;
+      q.l4Proto = s.proto;
+      q.src[3] = s.src;
+      q.dst[3] = s.dst;
+      q.srcPort = s.ports >>> 16;
+      q.dstPort = s.ports & 0xffff;
+      this.nat.rewrite(t, e, q);
+    }
     // What frame(), judge(), hit(), out() and end() leave for such a frame.
     const st = this.stats;
     st.packetsIn++;
@@ -211,7 +237,7 @@ export class Device extends DeviceCore {
     this.redirected = false;
     this.decapsulated = false;
     this.deferTicket = -1;
-    this.natted = false;
+    this.natted = nat !== 0;
     this.session = t.serial(id);
     const port = t.port(e);
     this.outPort = port;

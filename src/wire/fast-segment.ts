@@ -15,6 +15,10 @@ import { PROTO_TCP, PROTO_UDP } from './packet.js';
 export class FastSegment {
   /** PROTO_TCP or PROTO_UDP. */
   proto = 0;
+  /** Offsets of the IPv4 header, the transport header and the end of the IP packet. */
+  l3 = 0;
+  l4 = 0;
+  ipEnd = 0;
   /** VLAN ID of the tag, 0 when untagged. */
   vlan = 0;
   src = 0;
@@ -70,6 +74,9 @@ export function readSegment4(buf: Uint8Array, base: number, end: number, s: Fast
     s.payloadLen = ulen - 8;
   } else return FAST_MISS;
   s.proto = proto;
+  s.l3 = l3;
+  s.l4 = l4;
+  s.ipEnd = ipEnd;
   s.vlan = vid;
   s.src = (buf[l3 + 12]! << 24) | (buf[l3 + 13]! << 16) | (buf[l3 + 14]! << 8) | buf[l3 + 15]!;
   s.dst = (buf[l3 + 16]! << 24) | (buf[l3 + 17]! << 16) | (buf[l3 + 18]! << 8) | buf[l3 + 19]!;

@@ -94,9 +94,9 @@ describe('GET /metrics', () => {
       lab.verdicts.filter((x) => x === 'forwarded').length,
     );
     expect(v('sdev_received_bytes_total')).toBe(d.bytesIn);
-    // The plain connection's data and acks; the VIP's are NATed (general path).
+    // The established connections' data and acks, the VIP's (NATed) ones too.
     expect(v('sdev_fast_path_frames_total')).toBe(lab.dev.fastFrames);
-    expect(lab.dev.fastFrames).toBe(4);
+    expect(lab.dev.fastFrames).toBe(9);
     for (const r of REASONS)
       expect(v(`sdev_drops_total{reason="${r}"}`)).toBe(d.dropsByReason[reasonCode(r)]);
     expect(v('sdev_drops_total{reason="policy-deny"}')).toBe(1);
