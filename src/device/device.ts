@@ -210,7 +210,7 @@ export class Device extends DeviceCore {
     const id = e >> 1;
     if (t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET]! <= this.now) return NOT_FAST;
     const nat = t.flags(id) & (F_DNAT | F_SNAT | F_V6);
-    // A NATed session with an IPv6 side: the general path's NAT.
+    // A session kept in the IPv6 slab (an IPv4-mapped side, NAT64-style): the general path.
     if ((nat & F_V6) !== 0) return NOT_FAST;
     ct.now = this.now;
     if (s.proto !== PROTO_TCP) ct.trackUdp(e, len);
