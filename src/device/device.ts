@@ -19,7 +19,7 @@ import {
 } from '../session/reasons.js';
 import { EXPIRES_OFFSET, EXPIRES_STRIDE, F_DNAT, F_SNAT, F_V6 } from '../session/table.js';
 import { decodeFrame, decodeIp } from '../wire/decode.js';
-import { FastSegment, readSegment4 } from '../wire/fast-segment.js';
+import { FastSegment, readSegment } from '../wire/fast-segment.js';
 import { ETH_ARP, LINKTYPE_ETHERNET, Packet, PROTO_TCP } from '../wire/packet.js';
 import { DeviceCore } from './core.js';
 import { SyncStage } from './sync-stage.js';
@@ -181,7 +181,7 @@ export class Device extends DeviceCore {
 
   /**
    * The session fast path: an ordinary packet of an established flow
-   * (readSegment4's frame shape) that its session passes unchanged (no NAT;
+   * (readSegment's frame shape) that its session passes unchanged (no NAT;
    * for TCP the tracker's fast case, tcpFastAck; any UDP packet of a session)
    * is forwarded here with none of the general decode and stages. Exactly what frame() would do with it
    * (test/unit/device/fast-path.test.ts replays captures both ways and
@@ -202,16 +202,18 @@ export class Device extends DeviceCore {
     )
       return NOT_FAST;
     const s = this.seg;
-    if (readSegment4(buf, off, off + len, s) !== 0) return NOT_FAST;
+    if (readSegment(buf, off, off + len, s) !== 0) return NOT_FAST;
     const ct = this.ct;
     const t = ct.table;
-    const e = t.lookup4(((ct.cfg.zoneByVlan ? s.vlan : 0) << 8) | s.proto, s.src, s.dst, s.ports);
+    const zp = ((ct.cfg.zoneByVlan ? s.vlan : 0) << 8) | s.proto;
+    const e = s.v6 ? t.lookup(zp, s.src6, s.dst6, s.ports) : t.lookup4(zp, s.src, s.dst, s.ports);
     if (e < 0) return NOT_FAST;
     const id = e >> 1;
     if (t.f64[id * EXPIRES_STRIDE + EXPIRES_OFFSET]! <= this.now) return NOT_FAST;
-    const nat = t.flags(id) & (F_DNAT | F_SNAT | F_V6);
-    // A session kept in the IPv6 slab (an IPv4-mapped side, NAT64-style): the general path.
-    if ((nat & F_V6) !== 0) return NOT_FAST;
+    const flags = t.flags(id);
+    const nat = flags & (F_DNAT | F_SNAT);
+    // NAT here is Nat.rewrite's IPv4 case: IPv6, or a session kept in the IPv6 slab, takes the general path.
+    if (nat !== 0 && (s.v6 || (flags & F_V6) !== 0)) return NOT_FAST;
     ct.now = this.now;
     if (s.proto !== PROTO_TCP) ct.trackUdp(e, len);
     else if (!ct.trackFastAck(e, s, len)) return NOT_FAST;

@@ -78,7 +78,8 @@ export abstract class SessionIndex {
 
   /**
    * Finds the session of a tuple. Returns (id << 1) | dir, or -1.
-   * `src`/`dst` are 4-word addresses starting at index 0.
+   * `src`/`dst` are 4-word addresses starting at index 0; `ports` a word,
+   * signed or unsigned.
    */
   lookup(zoneProto: number, src: Uint32Array, dst: Uint32Array, ports: number): number {
     if (isV4Mapped(src, 0) && isV4Mapped(dst, 0)) return this.lookup4(zoneProto, src[3]!, dst[3]!, ports);
@@ -86,6 +87,7 @@ export abstract class SessionIndex {
     const index = this.index;
     const n = this.slots;
     const fp = fpOf(h);
+    const pp = ports | 0;
     let i = slotOf(h, n);
     for (;;) {
       const e = index[i]!;
@@ -93,7 +95,7 @@ export abstract class SessionIndex {
       if ((e & FP_MASK) === fp) {
         const b = ((e & ENTRY) >> 1) * STRIDE;
         if (
-          this.w[b + W_PORTS + (e & 1)] === ports &&
+          (this.w[b + W_PORTS + (e & 1)]! | 0) === pp &&
           this.w[b + W_ZP] === zoneProto &&
           this.addrMatch(b, e & 1, src, dst)
         ) {

@@ -3,9 +3,9 @@
  * frames through two devices, one with `fastPath` off, must give the same
  * verdict, reason, session and egress port for every frame, send the same
  * frames and leave the same counters and byte-identical session state (table
- * blocks, index, TCP state, timer wheel). Random TCP conversations with bad
- * sequence numbers, odd flags, options, VLAN tags, NAT and expiry, random UDP
- * flows with bent lengths, and every third-party capture.
+ * blocks, index, TCP state, timer wheel). Random TCP conversations (IPv4 and
+ * IPv6) with bad sequence numbers, odd flags, options, VLAN tags, NAT and
+ * expiry, random UDP flows with bent lengths, and every third-party capture.
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -87,8 +87,8 @@ const LB = () =>
   config(`
 sessions: { zone-by-vlan: true }
 zones:
-  inside: { networks: [10.0.1.0/24] }
-  dmz: { networks: [10.0.2.0/24] }
+  inside: { networks: [10.0.1.0/24, 'fd00:1::/64'] }
+  dmz: { networks: [10.0.2.0/24, 'fd00:2::/64'] }
   outside: { default: true }
 virtual-servers:
   - { name: web, vip: 10.0.0.100, proto: tcp, port: 80, reals: [ { address: 10.0.2.11 } ] }
@@ -104,8 +104,19 @@ function lastSent(a: Side): { c: string; cp: number; s: string; sp: number } {
   const f = Uint8Array.from(Buffer.from(hex, 'hex'));
   const p = new Packet();
   expect(decodeFrame(f, 0, f.length, 1, p)).toBe(0);
-  const dotted = (x: number): string => [x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255].join('.');
-  return { c: dotted(p.src[3]!), cp: p.srcPort, s: dotted(p.dst[3]!), sp: p.dstPort };
+  const text = (a: Uint32Array): string =>
+    p.ipVersion === 4
+      ? [a[3]! >>> 24, (a[3]! >>> 16) & 255, (a[3]! >>> 8) & 255, a[3]! & 255].join('.')
+      : Array.from(a, (w) => `${(w >>> 16).toString(16)}:${(w & 0xffff).toString(16)}`).join(':');
+  return { c: text(p.src), cp: p.srcPort, s: text(p.dst), sp: p.dstPort };
+}
+
+/** The IP part of a frame spec, IPv6 when the addresses are. */
+function ip(
+  src: string,
+  dst: string,
+): { ipv4: { src: string; dst: string } } | { ipv6: { src: string; dst: string } } {
+  return src.includes(':') ? { ipv6: { src, dst } } : { ipv4: { src, dst } };
 }
 
 /** A TCP flow's two ends, their next sequence numbers and the frame of one segment. */
@@ -143,7 +154,7 @@ class Flow {
     const ack = (this.seq[me ^ 1] + (o.ackOff ?? 0)) >>> 0;
     const f = buildFrame({
       vlans: this.vlan === undefined ? undefined : [this.vlan],
-      ipv4: fromClient ? { src: this.c, dst: this.s } : { src: v.s, dst: v.c },
+      ...ip(fromClient ? this.c : v.s, fromClient ? this.s : v.c),
       tcp: {
         srcPort: fromClient ? this.cp : v.sp,
         dstPort: fromClient ? this.sp : v.cp,
@@ -181,12 +192,12 @@ class UdpFlow {
     const v = this.seen ?? this;
     const f = buildFrame({
       vlans: this.vlan === undefined ? undefined : [this.vlan],
-      ipv4: fromClient ? { src: this.c, dst: this.s } : { src: v.s, dst: v.c },
+      ...ip(fromClient ? this.c : v.s, fromClient ? this.s : v.c),
       udp: { srcPort: fromClient ? this.cp : v.sp, dstPort: fromClient ? this.sp : v.cp },
       payload: data ? new Uint8Array(data).fill(0x62) : undefined,
     });
     if (lenOff !== 0) {
-      const at = 14 + (this.vlan === undefined ? 0 : 4) + 20 + 4;
+      const at = 14 + (this.vlan === undefined ? 0 : 4) + (this.c.includes(':') ? 40 : 20) + 4;
       const l = (((f[at]! << 8) | f[at + 1]!) + lenOff) & 0xffff;
       f[at] = l >> 8;
       f[at + 1] = l & 0xff;
@@ -198,20 +209,21 @@ class UdpFlow {
 type UdpStepT = { flow: number; fromClient: boolean; data: number; lenOff: number; dt: number };
 
 const udpStep: fc.Arbitrary<UdpStepT> = fc.record({
-  flow: fc.nat(2),
+  flow: fc.nat(3),
   fromClient: fc.boolean(),
   data: fc.constantFrom(0, 1, 100, 1400),
   lenOff: fc.constantFrom(0, 0, 0, 0, 0, 0, -1, 1, -8, 4000),
   dt: fc.constantFrom(0, 1, 10, 1000, 31_000, 130_000),
 });
 
-/** Three UDP flows (one on VLAN 7, one to the UDP VIP of the LB config), then the steps. */
+/** Four UDP flows (one on VLAN 7, one to the UDP VIP of the LB config, one IPv6), then the steps. */
 function udpScenario(cfg: () => DeviceConfig, steps: UdpStepT[]): [Side, Side] {
   const [a, b] = pair(cfg);
   const flows = [
     new UdpFlow('10.0.1.2', 5353, '192.0.2.53', 53, undefined),
     new UdpFlow('10.0.1.3', 5354, '10.0.2.53', 53, 7),
     new UdpFlow('10.0.1.4', 5355, '10.0.0.53', 53, undefined),
+    new UdpFlow('fd00:1::4', 5356, 'fd00:2::53', 53, 7),
   ];
   let t = 1000;
   for (const f of flows) {
@@ -256,7 +268,7 @@ const FLAGS = [
 ];
 
 const step: fc.Arbitrary<StepT> = fc.record({
-  flow: fc.nat(3),
+  flow: fc.nat(4),
   fromClient: fc.boolean(),
   flags: fc.constantFrom(...FLAGS),
   data: fc.constantFrom(0, 0, 1, 100, 1448, 70000),
@@ -271,7 +283,7 @@ const step: fc.Arbitrary<StepT> = fc.record({
   dt: fc.constantFrom(0, 1, 10, 1000, 130_000, 500_000),
 });
 
-/** Four flows (one on VLAN 7, one to the VIP) opened, then the steps. */
+/** Five flows (one on VLAN 7, one to the VIP, one IPv6 on VLAN 7) opened, then the steps. */
 function scenario(cfg: () => DeviceConfig, steps: StepT[]): [Side, Side] {
   const [a, b] = pair(cfg);
   const flows = [
@@ -279,6 +291,7 @@ function scenario(cfg: () => DeviceConfig, steps: StepT[]): [Side, Side] {
     new Flow('10.0.1.3', 40002, '192.0.2.11', 80, 7, 0xfffffff0),
     new Flow('10.0.1.4', 40003, '10.0.0.100', 80, undefined, 0x7ffffff0),
     new Flow('10.0.1.5', 40004, '10.0.2.20', 22, undefined, 5),
+    new Flow('fd00:1::5', 40005, 'fd00:2::20', 22, 7, 0xfffffff0),
   ];
   let t = 1000;
   for (const f of flows) {
@@ -322,14 +335,14 @@ describe('session fast path', () => {
     same(a, b);
     // Per flow, the 4 data segments and 4 acks after the handshake (the VLAN-tagged flow too; the
     // flow to 10.0.0.100 is plain here, with no virtual server).
-    expect(a.dev.fastFrames).toBe(4 * 8);
+    expect(a.dev.fastFrames).toBe(5 * 8);
     // With the LB config the flow to the VIP is DNATed and the inside flows to outside are
     // masqueraded: the fast path rewrites them as the general path does.
     const [c, d] = scenario(LB, []);
     same(c, d);
-    expect(c.dev.fastFrames).toBe(4 * 8);
-    // All four flows got established, and everything was forwarded.
-    expect(c.dev.ct.table.count).toBe(4);
+    expect(c.dev.fastFrames).toBe(5 * 8);
+    // All five flows got established, and everything was forwarded.
+    expect(c.dev.ct.table.count).toBe(5);
     expect(c.dev.stats.verdicts[0]).toBe(c.dev.stats.packetsIn);
   });
 
@@ -341,11 +354,11 @@ describe('session fast path', () => {
     const [a, b] = udpScenario(config, []);
     same(a, b);
     // All but each flow's first datagram (which creates the session).
-    expect(a.dev.fastFrames).toBe(3 * 6);
+    expect(a.dev.fastFrames).toBe(4 * 6);
     const [c, d] = udpScenario(LB, []);
     same(c, d);
     // Masqueraded, to the VIP, or plain: all the same to the fast path.
-    expect(c.dev.fastFrames).toBe(3 * 6);
+    expect(c.dev.fastFrames).toBe(4 * 6);
     bothWays(fc.array(udpStep, { maxLength: 40 }), udpScenario, 100);
   });
 
