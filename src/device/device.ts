@@ -181,9 +181,10 @@ export class Device extends DeviceCore {
 
   /**
    * The session fast path: an ordinary packet of an established flow
-   * (readSegment's frame shape) that its session passes unchanged (no NAT;
-   * for TCP the tracker's fast case, tcpFastAck; any UDP packet of a session)
-   * is forwarded here with none of the general decode and stages. Exactly what frame() would do with it
+   * (readSegment's frame shape) that its session passes (for TCP the
+   * tracker's fast case, tcpFastAck; any UDP packet of a session), with its
+   * IPv4 NAT if it has one, is forwarded here with none of the general decode
+   * and stages. Exactly what frame() would do with it
    * (test/unit/device/fast-path.test.ts replays captures both ways and
    * compares everything). NOT_FAST, having changed nothing, for any other
    * frame, and whenever a stage that needs the general path is on: router

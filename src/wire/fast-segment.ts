@@ -4,9 +4,9 @@
  * src/device/device.ts): Ethernet with at most one 802.1Q tag, IPv4 with a
  * 20-byte header that is not a fragment or IPv6 with no extension header,
  * then TCP with no options or with NOP NOP timestamps (the usual layout after
- * the handshake), or UDP; every byte captured. Only frames the general decoder (fast.ts) takes without error
- * match, and their fields read the same; anything else is FAST_MISS and takes
- * the general decoder.
+ * the handshake), or UDP; every byte captured. Only frames the general
+ * decoder (fast.ts) takes without error match, and their fields read the
+ * same; anything else is FAST_MISS and takes the general decoder.
  */
 import { FAST_MISS } from './fast.js';
 import { PROTO_TCP, PROTO_UDP } from './packet.js';
