@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceConfig } from '../../../src/config/types.js';
 import { Device } from '../../../src/device/device.js';
 import { Tracer } from '../../../src/device/trace.js';
+import { V_FORWARDED, V_HELD } from '../../../src/device/verdict.js';
 import { CaptureBatch, openCapture, recordTimeMs } from '../../../src/io/capture-reader.js';
 import { buildFrame } from '../../../src/wire/build.js';
 import { decodeFrame } from '../../../src/wire/decode.js';
@@ -360,6 +361,43 @@ describe('session fast path', () => {
     // Masqueraded, to the VIP, or plain: all the same to the fast path.
     expect(c.dev.fastFrames).toBe(4 * 6);
     bothWays(fc.array(udpStep, { maxLength: 40 }), udpScenario, 100);
+  });
+
+  it('keys tagged frames by the whole VLAN ID, and leaves fragments of established flows to reassembly', () => {
+    const [a, b] = pair(LB);
+    // The same tuple on VLANs 300 and 44 (300 & 0xff): two sessions, zones by VLAN.
+    const flows = [300, 44].map((vlan) => new Flow('10.0.1.2', 40001, '10.0.2.20', 22, vlan, 1000));
+    let t = 1000;
+    for (const f of flows) {
+      feed(a, b, f.frame(true, TCP_SYN, 0), (t += 1));
+      feed(a, b, f.frame(false, TCP_SYN | TCP_ACK, 0), (t += 1));
+      feed(a, b, f.frame(true, TCP_ACK, 0), (t += 1));
+    }
+    // Their data segments interleaved: each finds its own session.
+    for (let i = 0; i < 3; i++) {
+      for (const f of flows) feed(a, b, f.frame(true, TCP_ACK | TCP_PSH, 100 + i), (t += 1));
+      for (const f of flows) feed(a, b, f.frame(false, TCP_ACK, 0), (t += 1));
+    }
+    same(a, b);
+    expect(a.dev.ct.table.count).toBe(2);
+    expect(a.dev.fastFrames).toBe(2 * 6);
+    // A data segment of the VLAN 300 flow in two IPv4 fragments: the first (MF, offset 0)
+    // carries a whole TCP header, but is held for reassembly, not forwarded on its own.
+    const whole = flows[0]!.frame(true, TCP_ACK | TCP_PSH, 200);
+    const tcp = whole.subarray(14 + 4 + 20);
+    const frag = (from: number, to: number, mf: boolean): Uint8Array =>
+      buildFrame({
+        vlans: [300],
+        ipv4: { src: '10.0.1.2', dst: '10.0.2.20', proto: 6, id: 0x77, mf, fragOffset: from },
+        payload: tcp.subarray(from, to),
+      });
+    const fast = a.dev.fastFrames;
+    feed(a, b, frag(0, 48, true), (t += 1));
+    expect(a.dev.stats.verdicts[V_HELD]).toBe(1);
+    feed(a, b, frag(48, tcp.length, false), (t += 1));
+    same(a, b);
+    expect(a.dev.fastFrames).toBe(fast);
+    expect(a.dev.stats.verdicts[V_FORWARDED]).toBe(a.dev.stats.packetsIn - 1);
   });
 
   it('is off with checksum verification and while a trace runs', () => {
