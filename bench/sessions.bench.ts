@@ -13,6 +13,8 @@
  *   (c) for reference, the same table layout and keys in C (bench/ref/lookup.c, built here with
  *       `cc -O2` when a C compiler is present), one key at a time and with prefetching: how much
  *       of the ratio is this machine's memory rather than the language.
+ *   (d) this machine's memory in the same run (bench/mem-reads.ts): the latency and throughput of
+ *       random reads over arrays of the sizes of the index and the blocks at 10k and at 1M live.
  * `npx tsx bench/run.ts sessions`
  */
 import { spawnSync } from 'node:child_process';
@@ -26,6 +28,7 @@ import { Conntrack, defaultConntrackConfig } from '../src/session/conntrack.js';
 import { SessionTable } from '../src/session/table.js';
 import { PROTO_TCP } from '../src/wire/packet.js';
 import { prng } from './gen.js';
+import { memReads } from './mem-reads.js';
 import { fmt, median } from './util.js';
 
 const BIG = 1_000_000;
@@ -34,6 +37,8 @@ const LOOKUPS = 2_000_000;
 const ROUNDS = 5;
 const TARGET_BYTES = 128;
 const TARGET_RATIO = 0.8;
+/** Bytes of a session's block (src/session/table-layout.ts STRIDE words). */
+const STRIDE_BYTES = 64;
 
 const CLIENT_NET = 0x0a000000;
 const SERVER_NET = 0xc6120000;
@@ -243,6 +248,47 @@ export async function run(): Promise<void> {
       `  (1M batch vs 1M lookup: ${fmt(xb / b, 2)}x)`,
   );
   reference();
+  memory(
+    (small as unknown as { slots: number }).slots * 4,
+    (big as unknown as { slots: number }).slots * 4,
+    s,
+    b,
+  );
+}
+
+/**
+ * (d) The memory figures a lookup meets, in the same run (bench/mem-reads.ts):
+ * the index and the blocks of 10k and of 1M live sessions, by latency (a
+ * chase) and by throughput (a gather).
+ */
+function memory(smallIndex: number, bigIndex: number, small: number, big: number): void {
+  const reads = 1_000_000;
+  const mb = (x: number): string => `${fmt(x / 1e6, x < 1e6 ? 2 : 1)} MB`;
+  const rows: [string, number, number][] = [
+    ['index', smallIndex, bigIndex],
+    ['blocks', SMALL * STRIDE_BYTES, BIG * STRIDE_BYTES],
+  ];
+  console.log(
+    `(d) this machine's memory, same run: random reads one cache line apart, ns each (median of ${ROUNDS}); ` +
+      'chase = each address from the read before (latency), gather = addresses known ahead (throughput)',
+  );
+  let wait10k = 0;
+  let wait1M = 0;
+  for (const [name, sb, bb] of rows) {
+    const x = memReads(sb, reads, ROUNDS, 11);
+    const y = memReads(bb, reads, ROUNDS, 12);
+    wait10k += x.chase;
+    wait1M += y.chase;
+    console.log(
+      `    ${name.padEnd(6)} at ${SMALL} live (${mb(sb)}): chase ${fmt(x.chase, 1)}, gather ${fmt(x.gather, 1)}` +
+        `   at ${BIG} live (${mb(bb)}): chase ${fmt(y.chase, 1)}, gather ${fmt(y.gather, 1)}`,
+    );
+  }
+  console.log(
+    `    a lookup reads the index slot, then the block it names: ${fmt(wait1M, 0)} ns of dependent reads at ${BIG} ` +
+      `against ${fmt(wait10k, 0)} ns at ${SMALL}, where a whole lookup at ${SMALL} takes ${fmt(1e3 / small, 0)} ns ` +
+      `(and ${fmt(1e3 / big, 0)} ns at ${BIG})`,
+  );
 }
 
 /** (c) The C reference (bench/ref/lookup.c): same capacity, lookups and rounds. */
