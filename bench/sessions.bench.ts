@@ -26,6 +26,7 @@ import { runInNewContext } from 'node:vm';
 import v8 from 'node:v8';
 import { Conntrack, defaultConntrackConfig } from '../src/session/conntrack.js';
 import { SessionTable } from '../src/session/table.js';
+import { STRIDE } from '../src/session/table-layout.js';
 import { PROTO_TCP } from '../src/wire/packet.js';
 import { prng } from './gen.js';
 import { memReads } from './mem-reads.js';
@@ -37,8 +38,8 @@ const LOOKUPS = 2_000_000;
 const ROUNDS = 5;
 const TARGET_BYTES = 128;
 const TARGET_RATIO = 0.8;
-/** Bytes of a session's block (src/session/table-layout.ts STRIDE words). */
-const STRIDE_BYTES = 64;
+/** Bytes of a session's block. */
+const STRIDE_BYTES = STRIDE * 4;
 
 const CLIENT_NET = 0x0a000000;
 const SERVER_NET = 0xc6120000;
